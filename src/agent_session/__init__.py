@@ -1,0 +1,62 @@
+"""agent-session: conversations of LLM agents in pluggable stores, async and sync."""
+
+from __future__ import annotations
+
+from ._async.base import AsyncSessionStore
+from ._async.cache import AsyncCacheStore
+from ._async.memory import AsyncInMemoryStore
+from ._errors import (
+    BackendError,
+    CapacityExceeded,
+    InvalidSessionId,
+    SerializationError,
+    SessionError,
+    SessionExpired,
+    SessionNotFound,
+    StoreClosed,
+    VersionConflict,
+)
+from ._metadata import LayerStats, Page, SessionMetadata
+from ._model import Conversation, ConversationBuilder, Message, ToolCall
+from ._serialization import dumps_conversation, loads_conversation
+from ._sync.base import SessionStore
+from ._sync.cache import CacheStore
+from ._sync.memory import InMemoryStore
+from ._validation import DEFAULT
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT",
+    "AsyncCacheStore",
+    "AsyncInMemoryStore",
+    "AsyncSessionStore",
+    "BackendError",
+    "CacheStore",
+    "CapacityExceeded",
+    "Conversation",
+    "ConversationBuilder",
+    "InMemoryStore",
+    "InvalidSessionId",
+    "LayerStats",
+    "Message",
+    "Page",
+    "SerializationError",
+    "SessionError",
+    "SessionExpired",
+    "SessionMetadata",
+    "SessionNotFound",
+    "SessionStore",
+    "StoreClosed",
+    "ToolCall",
+    "VersionConflict",
+    "dumps_conversation",
+    "loads_conversation",
+]
+
+# Show the public names as agent_session.X in reprs and tracebacks.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("agent_session."):
+        _obj.__module__ = __name__
+del _name, _obj

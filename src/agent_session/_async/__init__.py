@@ -1,0 +1,1 @@
+"""The async stores (canonical source of the generated ``_sync`` package)."""

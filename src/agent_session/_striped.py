@@ -1,0 +1,505 @@
+"""The lock-striped core behind the in-memory and cache stores, shared by both halves.
+
+Sessions are spread over a fixed, power-of-two number of stripes by the hash of
+their id; each stripe is a ``threading.Lock`` and its own dict of entries.
+
+Why one ``threading.Lock`` serves the async half too: no critical section here
+ever awaits or blocks on I/O, so a lock is held for a microsecond at most and an
+event loop that takes it never stalls. A task lock (``anyio.Lock``) would cost
+10x more and could not protect a store shared by the loops of several threads.
+
+Reads take no lock at all. An entry is an immutable record (metadata, the
+message list, the TTL) that writers replace whole under the stripe lock; a dict
+read of one key is atomic, so a reader sees either the old or the new record,
+never half of one. Message lists are append-only while shared: an entry shows
+the first ``message_count`` items, an append past them does not disturb readers
+of the old entry, and anything else (pop, then append) copies first.
+
+The cache flavour adds an LRU (cachetools' ``TLRUCache``, whose eviction prefers
+expired sessions) per stripe. Lock-free reads cannot reorder it, so they drop
+the id into a bounded per-stripe buffer that the next write drains, as
+Caffeine does; eviction is LRU within a stripe.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from cachetools import TLRUCache
+
+from ._errors import (
+    CapacityExceeded,
+    SessionExpired,
+    SessionNotFound,
+    StoreClosed,
+    VersionConflict,
+)
+from ._metadata import EMPTY_LABELS, Page, SessionMetadata
+from ._model import Conversation, Message
+from ._paging import FindQuery, page_of
+from ._serialization import message_size, messages_size
+from ._validation import (
+    DEFAULT,
+    Clock,
+    Limits,
+    TTLArg,
+    check_expected_version,
+    check_labels,
+    check_last,
+    check_limit,
+    check_messages,
+    check_positive_int,
+    check_prefix,
+    check_session_id,
+    check_ttl,
+)
+
+__all__ = ["DEFAULT_STRIPES", "StripedCore", "resolve_ttl_arg"]
+
+DEFAULT_STRIPES = 16
+_READ_BUFFER = 1024  # recent reads remembered per stripe between two writes
+_MIN_PER_STRIPE = 64  # smaller caches use fewer stripes, so their LRU stays near exact
+
+
+# SessionMetadata's own __new__ is a Python function; tuple's takes half the time.
+_new_meta = tuple.__new__
+
+
+class _Entry:
+    """One session: immutable once published in a stripe."""
+
+    __slots__ = ("messages", "meta", "ttl")
+
+    def __init__(self, meta: SessionMetadata, messages: list[Message], ttl: float | None):
+        self.meta = meta
+        self.messages = messages  # append-only while shared; meta.message_count items are ours
+        self.ttl = ttl
+
+
+class _Evicting(TLRUCache):  # type: ignore[type-arg]  # cachetools' generics differ by version
+    """A stripe's LRU order; evicting a session also drops it from the stripe's dict."""
+
+    def __init__(self, maxsize: int, clock: Clock, entries: dict[str, _Entry]) -> None:
+        super().__init__(maxsize, ttu=_time_to_use, timer=clock)
+        self._entries = entries
+
+    def _dropped(self, key: str, entry: _Entry) -> None:
+        if self._entries.get(key) is entry:
+            del self._entries[key]
+
+    def popitem(self) -> tuple[str, _Entry]:
+        key, entry = super().popitem()
+        self._dropped(key, entry)
+        return key, entry
+
+    def expire(self, time: float | None = None) -> Any:
+        expired = super().expire(time)
+        for key, entry in expired:
+            self._dropped(key, entry)
+        return expired
+
+
+def _time_to_use(_key: str, entry: _Entry, _now: float) -> float:
+    expires_at = entry.meta.expires_at
+    return math.inf if expires_at is None else expires_at
+
+
+class _Stripe:
+    __slots__ = ("entries", "lock", "lru", "reads")
+
+    def __init__(self, lru_size: int | None, clock: Clock) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, _Entry] = {}
+        self.lru: _Evicting | None = (
+            None if lru_size is None else _Evicting(lru_size, clock, self.entries)
+        )
+        self.reads: deque[str] | None = None if lru_size is None else deque(maxlen=_READ_BUFFER)
+
+    def drain_reads(self) -> None:
+        """Replay lock-free reads into the LRU order (call with the lock held)."""
+        reads, lru = self.reads, self.lru
+        if reads and lru is not None:
+            while reads:
+                lru.get(reads.popleft())
+
+    def put(self, key: str, entry: _Entry) -> None:
+        """Publish ``entry`` (lock held); the LRU goes first, as it may evict."""
+        if self.lru is not None:
+            self.lru[key] = entry
+        self.entries[key] = entry
+
+    def remove(self, key: str) -> _Entry | None:
+        entry = self.entries.pop(key, None)
+        if self.lru is not None:
+            try:
+                del self.lru[key]
+            except KeyError:  # TLRUCache removes an expired item, then raises
+                pass
+        return entry
+
+
+class _Full(Exception):
+    """Internal: the store is at capacity (retried once after purging expired sessions)."""
+
+
+def resolve_ttl_arg(ttl: TTLArg) -> float | None | object:
+    """``DEFAULT`` as is, else validated seconds or None."""
+    return ttl if ttl is DEFAULT else check_ttl(ttl)
+
+
+class StripedCore:
+    """All session semantics of the process-local stores, synchronous and non-blocking.
+
+    :param capacity: at most this many sessions; None for no limit
+    :param evict: True: at capacity evict the least recently used session (per stripe);
+        False: creating a session at capacity raises :class:`CapacityExceeded`
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        capacity: int | None,
+        evict: bool,
+        default_ttl: float | None,
+        sliding: bool,
+        stripes: int,
+        clock: Clock,
+        limits: Limits,
+    ) -> None:
+        check_positive_int(capacity, "capacity", allow_none=not evict)
+        check_positive_int(stripes, "stripes", allow_none=False)
+        if stripes & (stripes - 1):
+            raise ValueError(f"stripes must be a power of two, not {stripes!r}")
+        if not isinstance(sliding, bool):
+            raise TypeError(f"sliding must be a bool, not {sliding!r}")
+        self.name = name
+        self.closed = False
+        self._capacity = capacity
+        self._evict = evict
+        self._default_ttl = default_ttl
+        self._sliding = sliding
+        self._clock = clock
+        self._limits = limits
+        sizes: list[int | None] = [None] * stripes
+        if evict and capacity is not None:
+            while stripes > 1 and capacity // stripes < _MIN_PER_STRIPE:
+                stripes //= 2
+            base, extra = divmod(capacity, stripes)
+            sizes = [base + (1 if i < extra else 0) for i in range(stripes)]
+        self._stripes = [_Stripe(size, clock) for size in sizes]
+        self._mask = stripes - 1
+        self._count = 0  # sessions held, kept only when capacity is a hard limit
+        self._count_lock = threading.Lock()
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _stripe(self, session_id: str) -> _Stripe:
+        try:
+            return self._stripes[hash(session_id) & self._mask]
+        except TypeError:  # unhashable, so surely not a str: say what is wrong with it
+            check_session_id(session_id)
+            raise
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StoreClosed(self.name)
+
+    def _live(self, session_id: str, stripe: _Stripe) -> _Entry:
+        """The session's entry, or ``SessionNotFound``/``SessionExpired`` (no lock needed)."""
+        if self.closed:
+            raise StoreClosed(self.name)
+        entry = stripe.entries.get(session_id)
+        if entry is None:
+            check_session_id(session_id)
+            raise SessionNotFound(session_id)
+        expires_at = entry.meta.expires_at
+        if expires_at is not None and expires_at <= self._clock():
+            raise SessionExpired(session_id, expires_at)
+        return entry
+
+    def _current(self, stripe: _Stripe, session_id: str, now: float) -> _Entry | None:
+        """The live entry under the lock; an expired one counts as absent."""
+        entry = stripe.entries.get(session_id)
+        if entry is not None:
+            expires_at = entry.meta.expires_at
+            if expires_at is not None and expires_at <= now:
+                return None
+        return entry
+
+    def _reserve(self, stripe: _Stripe, session_id: str) -> None:
+        """Count a new session in (lock held); raise ``_Full`` at a hard capacity."""
+        if self._evict or self._capacity is None or session_id in stripe.entries:
+            return  # an expired entry being replaced already holds its place
+        with self._count_lock:
+            if self._count >= self._capacity:
+                raise _Full
+            self._count += 1
+
+    def _released(self, removed: int) -> None:
+        if removed and not self._evict and self._capacity is not None:
+            with self._count_lock:
+                self._count -= removed
+
+    def _write(self, session_id: str, write: Callable[[_Stripe, float], SessionMetadata]) -> (
+        SessionMetadata
+    ):
+        """Run ``write`` under the session's stripe lock; at capacity purge once and retry."""
+        stripe = self._stripe(session_id)
+        for attempt in (0, 1):
+            try:
+                with stripe.lock:
+                    stripe.drain_reads()
+                    return write(stripe, self._clock())
+            except _Full:
+                if attempt == 0 and self.purge_expired():
+                    continue
+                break
+        raise CapacityExceeded(
+            f"{self.name} store holds its capacity of {self._capacity} sessions: delete "
+            f"some, use a larger capacity, or a CacheStore that evicts; "
+            f"{session_id!r} was not created",
+            session_id=session_id,
+        )
+
+    def _expiry(self, old: _Entry | None, ttl: object, now: float) -> tuple[float | None, float | None]:
+        """``(ttl_seconds, expires_at)`` of a write; ``DEFAULT`` keeps the session's own TTL."""
+        if ttl is DEFAULT:
+            seconds = old.ttl if old is not None else self._default_ttl
+        else:
+            seconds = ttl  # type: ignore[assignment]  # validated by resolve_ttl_arg
+        return seconds, (None if seconds is None else now + seconds)
+
+    # -- writes ------------------------------------------------------------------
+
+    def _checked_id(self, session_id: str) -> None:
+        # Every stored id was checked when it was created: only unknown ones need it.
+        if session_id not in self._stripe(session_id).entries:
+            check_session_id(session_id)
+
+    def save(
+        self,
+        session_id: str,
+        conversation: Conversation,
+        ttl: TTLArg,
+        expected_version: int | None,
+        labels: Mapping[str, str] | None,
+    ) -> SessionMetadata:
+        self._check_open()
+        self._checked_id(session_id)
+        if not isinstance(conversation, Conversation):
+            raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
+        messages = list(conversation._messages)  # the snapshot: later edits change nothing
+        ttl_arg = resolve_ttl_arg(ttl)
+        check_expected_version(expected_version)
+        new_labels = None if labels is None else check_labels(labels)
+        size = messages_size(messages)
+
+        def write(stripe: _Stripe, now: float) -> SessionMetadata:
+            old = self._current(stripe, session_id, now)
+            version = 0 if old is None else old.meta.version
+            if expected_version is not None and expected_version != version:
+                raise VersionConflict(session_id, expected_version, version)
+            if self._limits.active:
+                self._limits.check(session_id, messages, len(messages), size)
+            seconds, expires_at = self._expiry(old, ttl_arg, now)
+            if old is None:
+                self._reserve(stripe, session_id)
+                created_at, kept_labels = now, EMPTY_LABELS
+            else:
+                created_at, kept_labels = old.meta.created_at, old.meta.labels
+            meta = _new_meta(SessionMetadata, (
+                session_id, created_at, now, expires_at, len(messages), size, version + 1,
+                kept_labels if new_labels is None else new_labels,
+            ))
+            stripe.put(session_id, _Entry(meta, messages, seconds))
+            return meta
+
+        return self._write(session_id, write)
+
+    def append(
+        self,
+        session_id: str,
+        messages: tuple[Message, ...],
+        ttl: TTLArg,
+        expected_version: int | None,
+    ) -> SessionMetadata:
+        self._check_open()
+        self._checked_id(session_id)
+        new = check_messages(messages)
+        ttl_arg = resolve_ttl_arg(ttl)
+        check_expected_version(expected_version)
+        added = messages_size(new)
+
+        def write(stripe: _Stripe, now: float) -> SessionMetadata:
+            old = self._current(stripe, session_id, now)
+            if old is None:
+                version, count, size = 0, 0, 0
+                created_at, labels, items = now, EMPTY_LABELS, []
+            else:
+                meta = old.meta
+                version, count, size = meta.version, meta.message_count, meta.size_bytes
+                created_at, labels, items = meta.created_at, meta.labels, old.messages
+            if expected_version is not None and expected_version != version:
+                raise VersionConflict(session_id, expected_version, version)
+            if self._limits.active:
+                self._limits.check(session_id, new, count + len(new), size + added)
+            seconds, expires_at = self._expiry(old, ttl_arg, now)
+            if old is None:
+                self._reserve(stripe, session_id)
+            elif len(items) != count:
+                items = items[:count]  # a pop left items past our count: copy before sharing
+            items.extend(new)
+            meta = _new_meta(SessionMetadata, (
+                session_id, created_at, now, expires_at, count + len(new), size + added,
+                version + 1, labels,
+            ))
+            stripe.put(session_id, _Entry(meta, items, seconds))
+            return meta
+
+        return self._write(session_id, write)
+
+    def pop(self, session_id: str) -> Message | None:
+        stripe = self._stripe(session_id)
+        self._live(session_id, stripe)  # validates; raises for missing or expired
+        with stripe.lock:
+            stripe.drain_reads()
+            now = self._clock()
+            old = stripe.entries.get(session_id)
+            if old is None:
+                raise SessionNotFound(session_id)
+            meta = old.meta
+            if meta.expires_at is not None and meta.expires_at <= now:
+                raise SessionExpired(session_id, meta.expires_at)
+            if meta.message_count == 0:
+                return None
+            message = old.messages[meta.message_count - 1]
+            expires_at = None if old.ttl is None else now + old.ttl
+            new_meta = meta._replace(
+                updated_at=now,
+                expires_at=expires_at,
+                message_count=meta.message_count - 1,
+                size_bytes=meta.size_bytes - message_size(message),
+                version=meta.version + 1,
+            )
+            stripe.put(session_id, _Entry(new_meta, old.messages, old.ttl))
+            return message
+
+    def touch(self, session_id: str, ttl: TTLArg) -> SessionMetadata:
+        ttl_arg = resolve_ttl_arg(ttl)
+        stripe = self._stripe(session_id)
+        self._live(session_id, stripe)
+        with stripe.lock:
+            stripe.drain_reads()
+            now = self._clock()
+            old = stripe.entries.get(session_id)
+            if old is None:
+                raise SessionNotFound(session_id)
+            if old.meta.expires_at is not None and old.meta.expires_at <= now:
+                raise SessionExpired(session_id, old.meta.expires_at)
+            seconds, expires_at = self._expiry(old, ttl_arg, now)
+            meta = old.meta._replace(expires_at=expires_at)
+            stripe.put(session_id, _Entry(meta, old.messages, seconds))
+            return meta
+
+    def delete(self, session_id: str) -> bool:
+        self._check_open()
+        check_session_id(session_id)
+        stripe = self._stripe(session_id)
+        with stripe.lock:
+            entry = stripe.remove(session_id)
+        if entry is None:
+            return False
+        self._released(1)
+        return not entry.meta.is_expired(self._clock())
+
+    def clear(self) -> int:
+        self._check_open()
+        live = removed = 0
+        now = self._clock()
+        for stripe in self._stripes:
+            with stripe.lock:
+                entries = list(stripe.entries.values())
+                stripe.entries.clear()
+                if stripe.lru is not None:
+                    stripe.lru.clear()
+                    stripe.reads.clear()  # type: ignore[union-attr]  # set with lru
+            removed += len(entries)
+            live += sum(1 for entry in entries if not entry.meta.is_expired(now))
+        self._released(removed)
+        return live
+
+    def purge_expired(self) -> int:
+        self._check_open()
+        removed = 0
+        for stripe in self._stripes:
+            now = self._clock()
+            with stripe.lock:
+                expired = [sid for sid, e in stripe.entries.items() if e.meta.is_expired(now)]
+                for session_id in expired:
+                    stripe.remove(session_id)
+            removed += len(expired)
+        self._released(removed)
+        return removed
+
+    # -- reads -------------------------------------------------------------------
+
+    def load(self, session_id: str, last: int | None) -> Conversation:
+        stripe = self._stripe(session_id)
+        entry = stripe.entries.get(session_id)
+        if entry is None or self.closed or entry.meta.expires_at is not None:
+            entry = self._live(session_id, stripe)  # the slow path: checks and errors
+            if self._sliding and entry.ttl is not None:
+                self._slide(stripe, session_id, entry)
+        if stripe.reads is not None:
+            stripe.reads.append(session_id)
+        count = entry.meta.message_count
+        if last is None:
+            return Conversation._adopt(entry.messages[:count])
+        check_last(last)
+        return Conversation._adopt(entry.messages[max(count - last, 0) : count] if last else [])
+
+    def _slide(self, stripe: _Stripe, session_id: str, entry: _Entry) -> None:
+        with stripe.lock:
+            if stripe.entries.get(session_id) is entry:  # a write since then restarted it
+                meta = entry.meta._replace(expires_at=self._clock() + entry.ttl)  # type: ignore[operator]
+                stripe.put(session_id, _Entry(meta, entry.messages, entry.ttl))
+
+    def get_metadata(self, session_id: str) -> SessionMetadata:
+        return self._live(session_id, self._stripe(session_id)).meta
+
+    def exists(self, session_id: str) -> bool:
+        try:
+            self._live(session_id, self._stripe(session_id))
+        except SessionNotFound:
+            return False
+        return True
+
+    def _live_metas(self) -> Iterator[SessionMetadata]:
+        now = self._clock()
+        for stripe in self._stripes:
+            for entry in list(stripe.entries.values()):
+                if not entry.meta.is_expired(now):
+                    yield entry.meta
+
+    def list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
+        self._check_open()
+        check_prefix(prefix)
+        check_limit(limit)
+        ids = sorted(
+            meta.session_id
+            for meta in self._live_metas()
+            if prefix is None or meta.session_id.startswith(prefix)
+        )
+        return ids if limit is None else ids[:limit]
+
+    def find_sessions(self, query: FindQuery) -> Page:
+        self._check_open()
+        return page_of(query, self._live_metas())
+
+    def close(self) -> None:
+        self.closed = True

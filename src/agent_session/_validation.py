@@ -1,0 +1,221 @@
+"""Checks of caller input, done before any backend is touched, and the ``DEFAULT`` TTL marker."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from enum import Enum
+from types import MappingProxyType
+from typing import Final, Literal, Union
+
+from ._errors import CapacityExceeded, InvalidSessionId
+from ._metadata import EMPTY_LABELS
+from ._model import Message
+from ._serialization import message_size
+
+__all__ = [
+    "DEFAULT",
+    "MAX_SESSION_ID_LENGTH",
+    "Clock",
+    "Default",
+    "Limits",
+    "TTLArg",
+    "check_clock",
+    "check_expected_version",
+    "check_last",
+    "check_limit",
+    "check_messages",
+    "check_positive_int",
+    "check_prefix",
+    "check_session_id",
+    "check_labels",
+    "check_ttl",
+]
+
+MAX_SESSION_ID_LENGTH: Final = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+Clock = Callable[[], float]
+
+
+class Default(Enum):
+    """The type of :data:`DEFAULT`."""
+
+    DEFAULT = "DEFAULT"
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: ``ttl=DEFAULT``: the session's own TTL if it exists, else the store's ``default_ttl``.
+DEFAULT: Final = Default.DEFAULT
+
+TTLArg = Union[float, int, timedelta, None, Literal[Default.DEFAULT]]
+
+
+def check_session_id(session_id: object) -> str:
+    """Return ``session_id`` if valid.
+
+    :raises InvalidSessionId: if it is not a non-empty str of at most 512 characters
+        without control characters
+    """
+    if not isinstance(session_id, str):
+        raise InvalidSessionId(session_id, f"it is a {type(session_id).__name__}, not a str")
+    if not session_id:
+        raise InvalidSessionId(session_id, "it is empty")
+    if len(session_id) > MAX_SESSION_ID_LENGTH:
+        raise InvalidSessionId(session_id, f"it has {len(session_id)} characters")
+    if _CONTROL.search(session_id):
+        raise InvalidSessionId(session_id, "it contains a control character")
+    return session_id
+
+
+def check_ttl(ttl: object, what: str = "ttl") -> float | None:
+    """Seconds of a TTL given as seconds or ``timedelta``; None means no expiry.
+
+    :raises ValueError: on a negative, zero, NaN or infinite TTL
+    :raises TypeError: on anything that is not a number, ``timedelta`` or None
+    """
+    if ttl is None:
+        return None
+    if isinstance(ttl, timedelta):
+        seconds = ttl.total_seconds()
+    elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        seconds = float(ttl)
+    else:
+        raise TypeError(
+            f"{what} must be seconds (a number), a timedelta or None, not {ttl!r} "
+            f"of type {type(ttl).__name__}"
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a positive, finite number of seconds, not {ttl!r}")
+    return seconds
+
+
+def check_positive_int(value: object, what: str, *, allow_none: bool = True) -> int | None:
+    """A positive int (or None, when allowed), else ``TypeError``/``ValueError`` naming it."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be a positive int or None, not {value!r}")
+    if value <= 0:
+        raise ValueError(f"{what} must be a positive int or None, not {value!r}")
+    return value
+
+
+def check_expected_version(value: object) -> int | None:
+    """None, or a version number >= 0 (0: the session must not exist yet)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected_version must be an int >= 0 or None, not {value!r}")
+    return value
+
+
+def check_last(value: object) -> int | None:
+    """None (all messages) or how many of the newest messages to load."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"last must be an int >= 0 or None, not {value!r}")
+    return value
+
+
+def check_limit(value: object, what: str = "limit") -> int | None:
+    """None (no limit) or a positive page size / count."""
+    return check_positive_int(value, what)
+
+
+def check_prefix(value: object) -> str | None:
+    """None or a str prefix of session ids."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"prefix must be a str or None, not {value!r}")
+
+
+def check_labels(labels: object) -> Mapping[str, str]:
+    """A read-only copy of ``labels``, a mapping of str to str."""
+    if not isinstance(labels, Mapping):
+        raise TypeError(f"labels must be a mapping of str to str, not {labels!r}")
+    if not labels:
+        return EMPTY_LABELS
+    for key, value in labels.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"labels must map str to str; {key!r}: {value!r} does not")
+    return MappingProxyType(dict(labels))
+
+
+def check_clock(clock: object) -> Clock:
+    """A zero-argument callable returning epoch seconds."""
+    if not callable(clock):
+        raise TypeError(f"clock must be a callable returning epoch seconds, not {clock!r}")
+    return clock  # type: ignore[no-any-return]
+
+
+def check_messages(messages: Iterable[object]) -> tuple[Message, ...]:
+    """The messages passed to ``append``, all of them :class:`Message`."""
+    result = tuple(messages)
+    for message in result:
+        if not isinstance(message, Message):
+            raise TypeError(f"append() takes Message objects, not {message!r:.80}")
+    return result
+
+
+class Limits:
+    """The per-session limits every store accepts; None means no limit."""
+
+    __slots__ = ("active", "max_message_bytes", "max_messages", "max_session_bytes")
+
+    def __init__(
+        self,
+        max_messages: int | None = None,
+        max_message_bytes: int | None = None,
+        max_session_bytes: int | None = None,
+    ) -> None:
+        self.max_messages = check_positive_int(max_messages, "max_messages")
+        self.max_message_bytes = check_positive_int(max_message_bytes, "max_message_bytes")
+        self.max_session_bytes = check_positive_int(max_session_bytes, "max_session_bytes")
+        self.active = (
+            max_messages is not None
+            or max_message_bytes is not None
+            or max_session_bytes is not None
+        )
+
+    def check(
+        self,
+        session_id: str,
+        new_messages: Iterable[Message],
+        total_count: int,
+        total_bytes: int,
+    ) -> None:
+        """Raise :class:`CapacityExceeded` if a write would break a limit.
+
+        :param new_messages: the messages being written
+        :param total_count: the session's message count after the write
+        :param total_bytes: the session's ``size_bytes`` after the write
+        """
+        if self.max_messages is not None and total_count > self.max_messages:
+            raise CapacityExceeded(
+                f"session {session_id!r} would hold {total_count} messages, over "
+                f"max_messages={self.max_messages}: start a new session or raise the limit",
+                session_id=session_id,
+            )
+        if self.max_message_bytes is not None:
+            for message in new_messages:
+                size = message_size(message)
+                if size > self.max_message_bytes:
+                    raise CapacityExceeded(
+                        f"a {message.role} message of {size} bytes is over "
+                        f"max_message_bytes={self.max_message_bytes} in session "
+                        f"{session_id!r}: shorten it or raise the limit",
+                        session_id=session_id,
+                    )
+        if self.max_session_bytes is not None and total_bytes > self.max_session_bytes:
+            raise CapacityExceeded(
+                f"session {session_id!r} would hold {total_bytes} bytes, over "
+                f"max_session_bytes={self.max_session_bytes}: start a new session or "
+                "raise the limit",
+                session_id=session_id,
+            )
