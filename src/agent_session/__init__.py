@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._async.base import AsyncSessionStore
 from ._async.cache import AsyncCacheStore
+from ._async.layered import AsyncLayeredStore
 from ._async.memory import AsyncInMemoryStore
 from ._errors import (
     BackendError,
@@ -21,24 +22,27 @@ from ._model import Conversation, ConversationBuilder, Message, ToolCall
 from ._serialization import dumps_conversation, loads_conversation
 from ._sync.base import SessionStore
 from ._sync.cache import CacheStore
+from ._sync.layered import LayeredStore
 from ._sync.memory import InMemoryStore
 from ._validation import DEFAULT
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT",
     "AsyncCacheStore",
     "AsyncInMemoryStore",
+    "AsyncLayeredStore",
     "AsyncSessionStore",
     "BackendError",
     "CacheStore",
     "CapacityExceeded",
     "Conversation",
     "ConversationBuilder",
+    "DEFAULT",
     "InMemoryStore",
     "InvalidSessionId",
     "LayerStats",
+    "LayeredStore",
     "Message",
     "Page",
     "SerializationError",
