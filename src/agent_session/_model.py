@@ -224,7 +224,10 @@ class Conversation:
     stored, and every ``load`` returns a new object.
     """
 
-    __slots__ = ("__weakref__", "_messages")
+    # _sized: (n, bytes) = the wire size of the first n messages, kept so that saving
+    # a conversation again costs O(new messages), not O(all). Messages are only ever
+    # appended, so the prefix never changes; one tuple, so threads see it whole.
+    __slots__ = ("__weakref__", "_messages", "_sized")
 
     def __init__(self, messages: Iterable[Message] = ()) -> None:
         items = list(messages)
@@ -232,12 +235,14 @@ class Conversation:
             if not isinstance(message, Message):
                 raise TypeError(f"a Conversation holds Message objects, not {message!r}")
         self._messages = items
+        self._sized = (0, 0)
 
     @classmethod
-    def _adopt(cls, messages: list[Message]) -> Conversation:
+    def _adopt(cls, messages: list[Message], size_bytes: int = -1) -> Conversation:
         # Stores build conversations from messages they already validated: no re-check.
         conversation = cls.__new__(cls)
         conversation._messages = messages
+        conversation._sized = (0, 0) if size_bytes < 0 else (len(messages), size_bytes)
         return conversation
 
     @staticmethod
@@ -289,7 +294,9 @@ class Conversation:
 
     def copy(self) -> Conversation:
         """A new conversation holding the same (immutable) messages."""
-        return Conversation._adopt(list(self._messages))
+        copy = Conversation._adopt(list(self._messages))
+        copy._sized = self._sized
+        return copy
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The messages as OpenAI chat-message dicts, ready to send to a model."""

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import json.encoder as json_encoder
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from operator import attrgetter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._errors import SerializationError
@@ -23,6 +22,7 @@ from ._model import Conversation, Message
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "conversation_size",
     "decode_labels",
     "decode_message",
     "dumps_conversation",
@@ -76,15 +76,23 @@ def message_size(message: Message) -> int:
     return size
 
 
-_cached_size = attrgetter("_size")
-
-
-def messages_size(messages: Sequence[Message]) -> int:
+def messages_size(messages: Iterable[Message]) -> int:
     """``size_bytes`` of a session: the sum of its messages' wire sizes."""
-    sizes = list(map(_cached_size, messages))  # a C loop: most sizes are cached already
-    if -1 in sizes:
-        return sum(map(message_size, messages))
-    return sum(sizes)
+    total = 0
+    for message in messages:
+        size = message._size
+        total += size if size >= 0 else message_size(message)
+    return total
+
+
+def conversation_size(conversation: Conversation) -> int:
+    """The conversation's ``size_bytes``; only messages added since the last call are summed."""
+    counted, total = conversation._sized
+    messages = conversation._messages
+    if counted < len(messages):
+        total += messages_size(messages[counted:])
+        conversation._sized = (len(messages), total)
+    return total
 
 
 def decode_message(text: str | bytes) -> Message:

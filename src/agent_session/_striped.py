@@ -41,7 +41,7 @@ from ._errors import (
 from ._metadata import EMPTY_LABELS, Page, SessionMetadata
 from ._model import Conversation, Message
 from ._paging import FindQuery, page_of
-from ._serialization import message_size, messages_size
+from ._serialization import conversation_size, message_size, messages_size
 from ._validation import (
     DEFAULT,
     Clock,
@@ -245,15 +245,18 @@ class StripedCore:
             with self._count_lock:
                 self._count -= removed
 
-    def _write(self, session_id: str, write: Callable[[_Stripe, float], SessionMetadata]) -> (
-        SessionMetadata
-    ):
+    def _write(
+        self,
+        stripe: _Stripe,
+        session_id: str,
+        write: Callable[[_Stripe, float], SessionMetadata],
+    ) -> SessionMetadata:
         """Run ``write`` under the session's stripe lock; at capacity purge once and retry."""
-        stripe = self._stripe(session_id)
         for attempt in (0, 1):
             try:
                 with stripe.lock:
-                    stripe.drain_reads()
+                    if stripe.reads:
+                        stripe.drain_reads()
                     return write(stripe, self._clock())
             except _Full:
                 if attempt == 0 and self.purge_expired():
@@ -276,10 +279,12 @@ class StripedCore:
 
     # -- writes ------------------------------------------------------------------
 
-    def _checked_id(self, session_id: str) -> None:
-        # Every stored id was checked when it was created: only unknown ones need it.
-        if session_id not in self._stripe(session_id).entries:
+    def _checked_stripe(self, session_id: str) -> _Stripe:
+        """The session's stripe; the id is checked unless stored (and so checked) already."""
+        stripe = self._stripe(session_id)
+        if session_id not in stripe.entries:
             check_session_id(session_id)
+        return stripe
 
     def save(
         self,
@@ -290,14 +295,16 @@ class StripedCore:
         labels: Mapping[str, str] | None,
     ) -> SessionMetadata:
         self._check_open()
-        self._checked_id(session_id)
+        stripe = self._checked_stripe(session_id)
         if not isinstance(conversation, Conversation):
             raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
+        size = conversation_size(conversation)
         messages = list(conversation._messages)  # the snapshot: later edits change nothing
+        if len(messages) != conversation._sized[0]:  # another thread added one meanwhile
+            size = messages_size(messages)
         ttl_arg = resolve_ttl_arg(ttl)
         check_expected_version(expected_version)
         new_labels = None if labels is None else check_labels(labels)
-        size = messages_size(messages)
 
         def write(stripe: _Stripe, now: float) -> SessionMetadata:
             old = self._current(stripe, session_id, now)
@@ -319,7 +326,7 @@ class StripedCore:
             stripe.put(session_id, _Entry(meta, messages, seconds))
             return meta
 
-        return self._write(session_id, write)
+        return self._write(stripe, session_id, write)
 
     def append(
         self,
@@ -329,7 +336,7 @@ class StripedCore:
         expected_version: int | None,
     ) -> SessionMetadata:
         self._check_open()
-        self._checked_id(session_id)
+        stripe = self._checked_stripe(session_id)
         new = check_messages(messages)
         ttl_arg = resolve_ttl_arg(ttl)
         check_expected_version(expected_version)
@@ -361,7 +368,7 @@ class StripedCore:
             stripe.put(session_id, _Entry(meta, items, seconds))
             return meta
 
-        return self._write(session_id, write)
+        return self._write(stripe, session_id, write)
 
     def pop(self, session_id: str) -> Message | None:
         stripe = self._stripe(session_id)
@@ -457,9 +464,10 @@ class StripedCore:
                 self._slide(stripe, session_id, entry)
         if stripe.reads is not None:
             stripe.reads.append(session_id)
-        count = entry.meta.message_count
+        meta = entry.meta
+        count = meta.message_count
         if last is None:
-            return Conversation._adopt(entry.messages[:count])
+            return Conversation._adopt(entry.messages[:count], meta.size_bytes)
         check_last(last)
         return Conversation._adopt(entry.messages[max(count - last, 0) : count] if last else [])
 

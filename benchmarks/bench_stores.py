@@ -1,0 +1,263 @@
+"""Benchmark of the process-local stores against a plain locked dict, in one run.
+
+Prints two tables:
+
+1. median ns per operation (``load``, ``save``, ``append`` of one message) on a
+   20-message conversation, for the sync and async (asyncio) ``InMemoryStore``,
+   ``CacheStore`` and ``LayeredStore(CacheStore over InMemoryStore)``, beside a
+   baseline: a dict behind one ``threading.Lock`` that stores a tuple of messages
+   and returns a list copy;
+2. ops/s of 1, 2 and 4 threads doing 90% ``load`` / 10% ``save`` over 10,000
+   sessions, for the sync stores and the baseline.
+
+Run: ``python benchmarks/bench_stores.py [--quick]``. Numbers are medians of
+several batches; compare rows of one run only (these machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+
+from agent_session import (
+    AsyncCacheStore,
+    AsyncInMemoryStore,
+    AsyncLayeredStore,
+    AsyncSessionStore,
+    CacheStore,
+    Conversation,
+    InMemoryStore,
+    LayeredStore,
+    Message,
+    SessionStore,
+)
+
+SESSIONS = 10_000
+
+
+class LockedDict:
+    """The baseline: a dict of message tuples behind one lock."""
+
+    name = "baseline dict+Lock"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[Message, ...]] = {}
+
+    def save(self, session_id: str, conversation: Conversation) -> None:
+        messages = tuple(conversation)
+        with self._lock:
+            self._data[session_id] = messages
+
+    def append(self, session_id: str, message: Message) -> None:
+        with self._lock:
+            self._data[session_id] = self._data.get(session_id, ()) + (message,)
+
+    def load(self, session_id: str) -> list[Message]:
+        with self._lock:
+            return list(self._data[session_id])
+
+
+def conversation(size: int = 20) -> Conversation:
+    builder = Conversation.builder().system("You are a helpful travel agent.")
+    for turn in range(size - 1):
+        if turn % 2:
+            builder.assistant(f"Here is option {turn}: a flight at {turn}:00, 240 EUR.")
+        else:
+            builder.user(f"Can you find me a flight to Lisbon on day {turn}?")
+    return builder.build()
+
+
+def fresh_messages(count: int) -> list[Message]:
+    # New objects each time: their wire size is not cached yet, as in real use.
+    return [Message("user", f"And what about the hotel, question {i}?") for i in range(count)]
+
+
+def median_ns(run_batch: Callable[[int], float], batch: int, repeats: int) -> float:
+    """Median over ``repeats`` batches of the per-op time in ns."""
+    return statistics.median(run_batch(batch) / batch * 1e9 for _ in range(repeats))
+
+
+def bench_sync(store: Any, batch: int, repeats: int) -> dict[str, float]:
+    conv = conversation()
+    store.save("s", conv)
+    load, save, append = store.load, store.save, store.append
+
+    def loads(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            load("s")
+        return time.perf_counter() - start
+
+    def saves(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            save("s", conv)
+        return time.perf_counter() - start
+
+    def appends(n: int) -> float:
+        store.save("a", conv)
+        messages = fresh_messages(n)
+        start = time.perf_counter()
+        for message in messages:
+            append("a", message)
+        return time.perf_counter() - start
+
+    appends(batch)  # warm up
+    return {
+        "load": median_ns(loads, batch, repeats),
+        "save": median_ns(saves, batch, repeats),
+        "append": median_ns(appends, batch, repeats),
+    }
+
+
+def bench_async(store: AsyncSessionStore, batch: int, repeats: int) -> dict[str, float]:
+    result: dict[str, float] = {}
+
+    async def main() -> None:
+        conv = conversation()
+        await store.save("s", conv)
+        samples: dict[str, list[float]] = {"load": [], "save": [], "append": []}
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(batch):
+                await store.load("s")
+            samples["load"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for _ in range(batch):
+                await store.save("s", conv)
+            samples["save"].append(time.perf_counter() - start)
+            await store.save("a", conv)
+            messages = fresh_messages(batch)
+            start = time.perf_counter()
+            for message in messages:
+                await store.append("a", message)
+            samples["append"].append(time.perf_counter() - start)
+        for op, times in samples.items():
+            result[op] = statistics.median(times) / batch * 1e9
+
+    anyio.run(main, backend="asyncio")
+    return result
+
+
+def threaded_ops_per_s(store: Any, threads: int, seconds: float) -> float:
+    """Total ops/s of ``threads`` threads doing 90% load / 10% save on random sessions."""
+    conv = conversation()
+    ids = [f"session-{i}" for i in range(SESSIONS)]
+    for session_id in ids:
+        store.save(session_id, conv)
+    counts = [0] * threads
+    stop = threading.Event()
+    barrier = threading.Barrier(threads + 1)
+
+    def worker(slot: int) -> None:
+        rng = random.Random(slot)
+        plan = [(rng.random() < 0.9, rng.choice(ids)) for _ in range(4096)]
+        load, save = store.load, store.save
+        done = 0
+        barrier.wait()
+        while not stop.is_set():
+            for is_load, session_id in plan:
+                if is_load:
+                    load(session_id)
+                else:
+                    save(session_id, conv)
+            done += len(plan)
+        counts[slot] = done
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for thread in workers:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in workers:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small batches (a smoke test)")
+    args = parser.parse_args(argv)
+    batch, repeats, seconds = (200, 3, 0.2) if args.quick else (2_000, 15, 2.0)
+
+    def sync_stores() -> list[tuple[str, Any]]:
+        return [
+            (LockedDict.name, LockedDict()),
+            ("InMemoryStore", InMemoryStore()),
+            ("CacheStore", CacheStore(None, capacity=2 * SESSIONS)),
+            ("LayeredStore(cache, memory)",
+             LayeredStore(CacheStore(None, capacity=2 * SESSIONS), InMemoryStore())),
+        ]
+
+    async_stores: list[tuple[str, AsyncSessionStore]] = [
+        ("AsyncInMemoryStore", AsyncInMemoryStore()),
+        ("AsyncCacheStore", AsyncCacheStore(None, capacity=2 * SESSIONS)),
+        ("AsyncLayeredStore(cache, memory)",
+         AsyncLayeredStore(AsyncCacheStore(None, capacity=2 * SESSIONS), AsyncInMemoryStore())),
+    ]
+    results: dict[str, dict[str, float]] = {}
+    for name, store in sync_stores():
+        results[name] = bench_sync(store, batch, repeats)
+    for name, async_store in async_stores:
+        results[name] = bench_async(async_store, batch, repeats)
+    base = results[LockedDict.name]["load"]
+    rows = [
+        [name, f"{r['load']:.0f}", f"{r['load'] / base:.2f}x", f"{r['save']:.0f}",
+         f"{r['append']:.0f}"]
+        for name, r in results.items()
+    ]
+    table(
+        f"median ns per op, 20-message conversation (Python {sys.version.split()[0]})",
+        ["store", "load", "load/baseline", "save", "append"],
+        rows,
+    )
+    ratios = [
+        ("async InMemory load / sync InMemory load",
+         results["AsyncInMemoryStore"]["load"] / results["InMemoryStore"]["load"]),
+        ("CacheStore load / InMemoryStore load",
+         results["CacheStore"]["load"] / results["InMemoryStore"]["load"]),
+        ("Layered load / CacheStore load (its first layer)",
+         results["LayeredStore(cache, memory)"]["load"] / results["CacheStore"]["load"]),
+    ]
+    table("ratios", ["ratio", "value"], [[name, f"{value:.2f}x"] for name, value in ratios])
+
+    thread_rows = []
+    for name, _ in sync_stores():
+        figures = []
+        for threads in (1, 2, 4):
+            store = dict(sync_stores())[name]  # a fresh store per run
+            figures.append(threaded_ops_per_s(store, threads, seconds))
+        thread_rows.append(
+            [name] + [f"{f / 1e6:.2f}M" for f in figures] + [f"{figures[2] / figures[0]:.2f}"]
+        )
+    table(
+        f"ops/s, 90% load / 10% save over {SESSIONS:,} sessions (sync)",
+        ["store", "1 thread", "2 threads", "4 threads", "4t/1t"],
+        thread_rows,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
