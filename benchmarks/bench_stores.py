@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small batches (a smoke test)")
     args = parser.parse_args(argv)
-    batch, repeats, seconds = (200, 3, 0.2) if args.quick else (2_000, 15, 2.0)
+    batch, repeats, seconds, rounds = (200, 3, 0.2, 1) if args.quick else (2_000, 15, 0.5, 5)
 
     def sync_stores() -> list[tuple[str, Any]]:
         return [
@@ -242,12 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     table("ratios", ["ratio", "value"], [[name, f"{value:.2f}x"] for name, value in ratios])
 
+    # Machines drift (CPU steal, frequency): interleave the thread counts over several
+    # rounds and keep each one's median, so a slow minute hurts every column alike.
     thread_rows = []
     for name, _ in sync_stores():
-        figures = []
-        for threads in (1, 2, 4):
-            store = dict(sync_stores())[name]  # a fresh store per run
-            figures.append(threaded_ops_per_s(store, threads, seconds))
+        samples: dict[int, list[float]] = {1: [], 2: [], 4: []}
+        for _round in range(rounds):
+            for threads in samples:
+                store = dict(sync_stores())[name]  # a fresh store per run
+                samples[threads].append(threaded_ops_per_s(store, threads, seconds))
+        figures = [statistics.median(samples[threads]) for threads in (1, 2, 4)]
         thread_rows.append(
             [name] + [f"{f / 1e6:.2f}M" for f in figures] + [f"{figures[2] / figures[0]:.2f}"]
         )
