@@ -159,7 +159,9 @@ def postgres_floor(dsn: str, ops: int) -> Row:
     table = f"bench_floor_{uuid.uuid4().hex[:8]}"
     body = '{"role":"user","content":"And what about the hotel, question 1?"}'
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {table} (sid text, seq bigint, body text, PRIMARY KEY (sid, seq))")
+        conn.execute(
+            f"CREATE TABLE {table} (sid text, seq bigint, body text, PRIMARY KEY (sid, seq))"
+        )
         counter = iter(range(10**9))
         row = {
             "append@10": median_us(
@@ -188,15 +190,8 @@ def openai_sqlite_session(directory: str, ops: int) -> Row | None:
         for n in (10, 100, 1000):
             session = SQLiteSession(f"append-{n}", path)
             await session.add_items(conversation(n).to_dicts())  # type: ignore[arg-type]
-            counter = iter(range(10**9))
-            row[f"append@{n}"] = median_us(
-                await atimed(
-                    lambda: session.add_items(  # noqa: B023
-                        [turn_message(next(counter)).to_dict()]  # type: ignore[list-item]
-                    ),
-                    ops,
-                )
-            )
+            add_one = _openai_adder(session)
+            row[f"append@{n}"] = median_us(await atimed(add_one, ops))
         small = SQLiteSession("load20", path)
         await small.add_items(conversation(20).to_dicts())  # type: ignore[arg-type]
         large = SQLiteSession("load1000", path)
@@ -206,6 +201,15 @@ def openai_sqlite_session(directory: str, ops: int) -> Row | None:
 
     asyncio.run(run())
     return row
+
+
+def _openai_adder(session: Any) -> Callable[[], Awaitable[None]]:
+    counter = iter(range(10**9))
+
+    async def add_one() -> None:
+        await session.add_items([turn_message(next(counter)).to_dict()])
+
+    return add_one
 
 
 def reachable(kind: str, target: str) -> bool:
@@ -232,7 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few operations (a smoke test)")
     parser.add_argument(
         "--postgres",
-        default=os.environ.get("AGENT_SESSION_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "AGENT_SESSION_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
     )
     parser.add_argument(
         "--redis", default=os.environ.get("AGENT_SESSION_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -273,10 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
     print(f"\nPython {sys.version.split()[0]}, {ops} ops per cell")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     print("  ".join("-" * w for w in widths))
     for r in body:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=False))
+            )
+        )
     _print_ratios(rows)
     return 0
 
@@ -288,21 +299,41 @@ def _print_ratios(rows: dict[str, Row | None]) -> None:
 
     print("\nratios")
     checks = [
-        ("SQLiteStore append@1000 / append@10", get("SQLiteStore (file)", "append@1000"),
-         get("SQLiteStore (file)", "append@10")),
-        ("SQLiteStore append / raw sqlite3 INSERT", get("SQLiteStore (file)", "append@10"),
-         get("raw sqlite3 INSERT+COMMIT (WAL, NORMAL)", "append@10")),
-        ("SQLiteSession append / AsyncSQLiteStore append",
-         get("openai-agents SQLiteSession (file)", "append@10"),
-         get("AsyncSQLiteStore (file, asyncio)", "append@10")),
-        ("RedisStore append / raw RPUSH", get("RedisStore", "append@10"),
-         get("raw redis-py RPUSH", "append@10")),
-        ("RedisStore append@1000 / append@10", get("RedisStore", "append@1000"),
-         get("RedisStore", "append@10")),
-        ("PostgresStore append / raw INSERT", get("PostgresStore", "append@10"),
-         get("raw psycopg INSERT (autocommit)", "append@10")),
-        ("PostgresStore append@1000 / append@10", get("PostgresStore", "append@1000"),
-         get("PostgresStore", "append@10")),
+        (
+            "SQLiteStore append@1000 / append@10",
+            get("SQLiteStore (file)", "append@1000"),
+            get("SQLiteStore (file)", "append@10"),
+        ),
+        (
+            "SQLiteStore append / raw sqlite3 INSERT",
+            get("SQLiteStore (file)", "append@10"),
+            get("raw sqlite3 INSERT+COMMIT (WAL, NORMAL)", "append@10"),
+        ),
+        (
+            "SQLiteSession append / AsyncSQLiteStore append",
+            get("openai-agents SQLiteSession (file)", "append@10"),
+            get("AsyncSQLiteStore (file, asyncio)", "append@10"),
+        ),
+        (
+            "RedisStore append / raw RPUSH",
+            get("RedisStore", "append@10"),
+            get("raw redis-py RPUSH", "append@10"),
+        ),
+        (
+            "RedisStore append@1000 / append@10",
+            get("RedisStore", "append@1000"),
+            get("RedisStore", "append@10"),
+        ),
+        (
+            "PostgresStore append / raw INSERT",
+            get("PostgresStore", "append@10"),
+            get("raw psycopg INSERT (autocommit)", "append@10"),
+        ),
+        (
+            "PostgresStore append@1000 / append@10",
+            get("PostgresStore", "append@1000"),
+            get("PostgresStore", "append@10"),
+        ),
     ]
     for label, top, bottom in checks:
         value = "-" if top is None or bottom is None else f"{top / bottom:.2f}x"

@@ -37,7 +37,6 @@ from agent_session import (
     InMemoryStore,
     LayeredStore,
     Message,
-    SessionStore,
 )
 
 SESSIONS = 10_000
@@ -186,13 +185,17 @@ def threaded_ops_per_s(store: Any, threads: int, seconds: float) -> float:
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                str(c).rjust(w) if i else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=False))
+            )
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,15 +209,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             (LockedDict.name, LockedDict()),
             ("InMemoryStore", InMemoryStore()),
             ("CacheStore", CacheStore(None, capacity=2 * SESSIONS)),
-            ("LayeredStore(cache, memory)",
-             LayeredStore(CacheStore(None, capacity=2 * SESSIONS), InMemoryStore())),
+            (
+                "LayeredStore(cache, memory)",
+                LayeredStore(CacheStore(None, capacity=2 * SESSIONS), InMemoryStore()),
+            ),
         ]
 
     async_stores: list[tuple[str, AsyncSessionStore]] = [
         ("AsyncInMemoryStore", AsyncInMemoryStore()),
         ("AsyncCacheStore", AsyncCacheStore(None, capacity=2 * SESSIONS)),
-        ("AsyncLayeredStore(cache, memory)",
-         AsyncLayeredStore(AsyncCacheStore(None, capacity=2 * SESSIONS), AsyncInMemoryStore())),
+        (
+            "AsyncLayeredStore(cache, memory)",
+            AsyncLayeredStore(AsyncCacheStore(None, capacity=2 * SESSIONS), AsyncInMemoryStore()),
+        ),
     ]
     results: dict[str, dict[str, float]] = {}
     for name, store in sync_stores():
@@ -223,8 +230,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[name] = bench_async(async_store, batch, repeats)
     base = results[LockedDict.name]["load"]
     rows = [
-        [name, f"{r['load']:.0f}", f"{r['load'] / base:.2f}x", f"{r['save']:.0f}",
-         f"{r['append']:.0f}"]
+        [
+            name,
+            f"{r['load']:.0f}",
+            f"{r['load'] / base:.2f}x",
+            f"{r['save']:.0f}",
+            f"{r['append']:.0f}",
+        ]
         for name, r in results.items()
     ]
     table(
@@ -233,12 +245,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows,
     )
     ratios = [
-        ("async InMemory load / sync InMemory load",
-         results["AsyncInMemoryStore"]["load"] / results["InMemoryStore"]["load"]),
-        ("CacheStore load / InMemoryStore load",
-         results["CacheStore"]["load"] / results["InMemoryStore"]["load"]),
-        ("Layered load / CacheStore load (its first layer)",
-         results["LayeredStore(cache, memory)"]["load"] / results["CacheStore"]["load"]),
+        (
+            "async InMemory load / sync InMemory load",
+            results["AsyncInMemoryStore"]["load"] / results["InMemoryStore"]["load"],
+        ),
+        (
+            "CacheStore load / InMemoryStore load",
+            results["CacheStore"]["load"] / results["InMemoryStore"]["load"],
+        ),
+        (
+            "Layered load / CacheStore load (its first layer)",
+            results["LayeredStore(cache, memory)"]["load"] / results["CacheStore"]["load"],
+        ),
     ]
     table("ratios", ["ratio", "value"], [[name, f"{value:.2f}x"] for name, value in ratios])
 

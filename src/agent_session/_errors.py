@@ -44,8 +44,7 @@ class SessionNotFound(SessionError, LookupError):
 
     def __init__(self, session_id: str, message: str | None = None) -> None:
         super().__init__(
-            message
-            or f"session {session_id!r} does not exist: save or append to create it",
+            message or f"session {session_id!r} does not exist: save or append to create it",
             session_id=session_id,
         )
 

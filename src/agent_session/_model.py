@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Union, overload
+from typing import Any, Literal, overload
 
 from ._errors import SerializationError
 
@@ -16,7 +16,7 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: frozenset[str] = frozenset(("system", "developer", "user", "assistant", "tool"))
 
 #: A JSON value as stored in ``Message.metadata`` (containers frozen: tuples and mappings).
-JSONValue = Union[None, bool, int, float, str, Sequence[Any], Mapping[str, Any]]
+JSONValue = None | bool | int | float | str | Sequence[Any] | Mapping[str, Any]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -185,9 +185,6 @@ class Message:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise SerializationError(f"malformed message {data!r:.200}: {exc}") from exc
-
-
-_Messages = Union[Iterable[Message], "Conversation"]
 
 
 class MessagesView(Sequence[Message]):
@@ -378,4 +375,3 @@ def as_messages(value: object) -> tuple[Message, ...]:
     if isinstance(value, Conversation):
         return tuple(value._messages)
     raise TypeError(f"expected a Conversation, not {value!r:.80} of type {type(value).__name__}")
-

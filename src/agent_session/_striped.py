@@ -269,7 +269,9 @@ class StripedCore:
             session_id=session_id,
         )
 
-    def _expiry(self, old: _Entry | None, ttl: object, now: float) -> tuple[float | None, float | None]:
+    def _expiry(
+        self, old: _Entry | None, ttl: object, now: float
+    ) -> tuple[float | None, float | None]:
         """``(ttl_seconds, expires_at)`` of a write; ``DEFAULT`` keeps the session's own TTL."""
         if ttl is DEFAULT:
             seconds = old.ttl if old is not None else self._default_ttl
@@ -319,10 +321,19 @@ class StripedCore:
                 created_at, kept_labels = now, EMPTY_LABELS
             else:
                 created_at, kept_labels = old.meta.created_at, old.meta.labels
-            meta = _new_meta(SessionMetadata, (
-                session_id, created_at, now, expires_at, len(messages), size, version + 1,
-                kept_labels if new_labels is None else new_labels,
-            ))
+            meta = _new_meta(
+                SessionMetadata,
+                (
+                    session_id,
+                    created_at,
+                    now,
+                    expires_at,
+                    len(messages),
+                    size,
+                    version + 1,
+                    kept_labels if new_labels is None else new_labels,
+                ),
+            )
             stripe.put(session_id, _Entry(meta, messages, seconds))
             return meta
 
@@ -361,10 +372,19 @@ class StripedCore:
             elif len(items) != count:
                 items = items[:count]  # a pop left items past our count: copy before sharing
             items.extend(new)
-            meta = _new_meta(SessionMetadata, (
-                session_id, created_at, now, expires_at, count + len(new), size + added,
-                version + 1, labels,
-            ))
+            meta = _new_meta(
+                SessionMetadata,
+                (
+                    session_id,
+                    created_at,
+                    now,
+                    expires_at,
+                    count + len(new),
+                    size + added,
+                    version + 1,
+                    labels,
+                ),
+            )
             stripe.put(session_id, _Entry(meta, items, seconds))
             return meta
 

@@ -16,8 +16,12 @@ _COMMON = {
 }
 _OPTIONS: dict[str, dict[str, Any]] = {
     "memory": {**_COMMON, "capacity": int, "stripes": int},
-    "cache": {**{k: v for k, v in _COMMON.items() if k != "default_ttl"},
-              "ttl": float, "capacity": int, "stripes": int},
+    "cache": {
+        **{k: v for k, v in _COMMON.items() if k != "default_ttl"},
+        "ttl": float,
+        "capacity": int,
+        "stripes": int,
+    },
     "sqlite": {**_COMMON, "synchronous": str, "busy_timeout": float},
     "postgresql": {**_COMMON, "schema": str, "table_prefix": str, "connect_timeout": float},
     "redis": {**_COMMON, "prefix": str, "socket_timeout": float},
@@ -59,8 +63,9 @@ def _convert(url: str, name: str, raw: str, kind: Any) -> Any:
         value = kind(raw)
     except ValueError:
         expected = {"bool": "true or false", int: "an int", float: "a number", str: "text"}[kind]
-        raise ValueError(f"bad value {raw!r} for {name!r} in store URL {url!r}: expected "
-                         f"{expected}") from None
+        raise ValueError(
+            f"bad value {raw!r} for {name!r} in store URL {url!r}: expected {expected}"
+        ) from None
     return value
 
 

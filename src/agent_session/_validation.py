@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import Enum
 from types import MappingProxyType
-from typing import Final, Literal, Union
+from typing import Final, Literal
 
 from ._errors import CapacityExceeded, InvalidSessionId
 from ._metadata import EMPTY_LABELS
@@ -52,7 +52,7 @@ class Default(Enum):
 #: ``ttl=DEFAULT``: the session's own TTL if it exists, else the store's ``default_ttl``.
 DEFAULT: Final = Default.DEFAULT
 
-TTLArg = Union[float, int, timedelta, None, Literal[Default.DEFAULT]]
+TTLArg = float | int | timedelta | None | Literal[Default.DEFAULT]
 
 
 def check_session_id(session_id: object) -> str:

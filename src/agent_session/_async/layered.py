@@ -91,7 +91,11 @@ class AsyncLayeredStore(AsyncSessionStore):
         next(self._counters[index].failures)
         logger.warning(
             "layer %d (%s) failed to %s session %r: %r",
-            index, self._layers[index].name, action, session_id, exc,
+            index,
+            self._layers[index].name,
+            action,
+            session_id,
+            exc,
         )
 
     def _remaining(self, meta: SessionMetadata) -> float | None:
@@ -210,7 +214,10 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.save(
-                session_id, conversation, ttl=ttl, expected_version=expected_version,
+                session_id,
+                conversation,
+                ttl=ttl,
+                expected_version=expected_version,
                 labels=labels,
             )
 
@@ -331,9 +338,7 @@ class AsyncLayeredStore(AsyncSessionStore):
         first = self._layers[0]
         if first is authority:
             return await self._load_from(0, session_id, last)
-        if not self._uncleared[0] and not (
-            self._suspect[0] and session_id in self._suspect[0]
-        ):
+        if not self._uncleared[0] and not (self._suspect[0] and session_id in self._suspect[0]):
             # The hot path: a hit in the first layer costs one call and one count.
             try:
                 conversation = await first.load(session_id, last=last)
@@ -454,8 +459,11 @@ class AsyncLayeredStore(AsyncSessionStore):
     ) -> Page:
         async def ask(store: AsyncSessionStore) -> Page:
             return await store.find_sessions(
-                labels=labels, updated_after=updated_after, updated_before=updated_before,
-                limit=limit, cursor=cursor,
+                labels=labels,
+                updated_after=updated_after,
+                updated_before=updated_before,
+                limit=limit,
+                cursor=cursor,
             )
 
         return await self._answer(ask)

@@ -1,0 +1,63 @@
+"""nox sessions: ``python -m nox`` runs them all, in this order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.sessions = ["unasync_check", "lint", "mypy", "tests", "examples"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+TEST_DEPS = ["pytest>=8.3", "trio>=0.25"]
+ROOT = Path(__file__).parent
+
+# pyenv machines: make python3.10 ... python3.13 answer (harmless elsewhere; nox skips
+# interpreters a machine lacks, and fails on them when CI is set).
+if "PYENV_VERSION" not in os.environ and shutil.which("pyenv"):
+    os.environ["PYENV_VERSION"] = "3.11.7:3.10.13:3.12.1:3.13.0"
+
+
+@nox.session
+def unasync_check(session: nox.Session) -> None:
+    """Fail if the generated _sync trees differ from a fresh generation."""
+    session.install("unasync==0.6.0")
+    session.run("python", "scripts/unasync.py", "--check")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check (the generated trees excluded)."""
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def mypy(session: nox.Session) -> None:
+    """mypy --strict over both halves, the tests, examples, benchmarks and scripts."""
+    session.install(".[postgres,redis,test]", "mypy>=1.13", "types-cachetools", "hatchling", "nox")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite on each Python, against the installed (non-editable) wheel."""
+    session.install(".[postgres,redis,test]")
+    # Import the installed wheel, not ./src: pytest runs from a copy-free rootdir.
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Run every examples/*.py; each exits non-zero if what it shows went wrong."""
+    session.install(".")
+    scripts = sorted((ROOT / "examples").glob("*.py"))
+    if not scripts:
+        session.error("no examples found in examples/")
+    for script in scripts:
+        session.run("python", str(script))

@@ -1,0 +1,177 @@
+"""Generate the sync half from the async source, or check that it is up to date.
+
+    python scripts/unasync.py           # regenerate src/agent_session/_sync and tests/_sync
+    python scripts/unasync.py --check   # exit 1, naming each file, if they differ
+
+One generator feeds the tree, the wheel (``hatch_build.py``) and the check. It
+runs ``unasync`` 0.6.0 and then applies :data:`RENAMES`, our own names, as
+whole-word text replacements, so docstrings, f-strings and reprs come out the
+same on every Python version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+# Run as a script, this file's folder is on sys.path and `import unasync` would
+# import this very file: drop it first.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import unasync  # noqa: E402  # after the sys.path fix above
+
+ROOT = _HERE.parent
+
+#: Our async names and their sync twins. Add an entry for every new ``AsyncX``
+#: class or ``aname`` shim; dotted names never match, so import the bare name.
+RENAMES: dict[str, str] = {
+    # stores and interfaces
+    "AsyncSessionStore": "SessionStore",
+    "AsyncStripedStore": "StripedStore",
+    "AsyncInMemoryStore": "InMemoryStore",
+    "AsyncCacheStore": "CacheStore",
+    "AsyncLayeredStore": "LayeredStore",
+    "AsyncSQLiteStore": "SQLiteStore",
+    "AsyncPostgresStore": "PostgresStore",
+    "AsyncRedisStore": "RedisStore",
+    "open_async_store": "open_store",
+    "aclose": "close",
+    # _concurrency shims
+}
+
+# unasync's own renames (unasync._ASYNC_TO_SYNC): allowed to appear on the async side.
+_BUILTIN = {
+    "AsyncIterable",
+    "AsyncIterator",
+    "AsyncGenerator",
+    "StopAsyncIteration",
+}
+
+TREES = [
+    (ROOT / "src" / "agent_session" / "_async", ROOT / "src" / "agent_session" / "_sync"),
+    (ROOT / "tests" / "_async", ROOT / "tests" / "_sync"),
+]
+
+_HEADER = "# This file is generated from _async/{name} by scripts/unasync.py: do not edit.\n"
+_WORD = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(RENAMES, key=len, reverse=True)) + r")\b"
+)
+_LEFTOVER = re.compile(r"\bAsync[A-Z]\w*")
+
+
+class GenerationError(Exception):
+    """The table or the sources would generate wrong code."""
+
+
+def _sources(src: Path) -> list[Path]:
+    return sorted(p for p in src.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def generate(src: Path, dst: Path, used: set[str] | None = None) -> list[Path]:
+    """Write the sync twin of every file under ``src`` into ``dst`` (emptied first).
+
+    :param used: collects the RENAMES keys that matched something
+    :raises GenerationError: on an ``Async[A-Z]`` name the table does not know
+    :return: the files written
+    """
+    src, dst = src.resolve(), dst.resolve()  # unasync 0.6.0 overwrites the source on relative paths
+    if dst.exists():
+        shutil.rmtree(dst)
+    files = _sources(src)
+    rule = unasync.Rule(str(src) + os.sep, str(dst) + os.sep, additional_replacements=RENAMES)
+    unasync.unasync_files([str(p) for p in files], [rule])
+    written = []
+    for source in files:
+        target = dst / source.relative_to(src)
+        text = target.read_text(encoding="utf-8")
+        for match in _WORD.finditer(source.read_text(encoding="utf-8")):
+            if used is not None:
+                used.add(match.group(1))
+        text = _WORD.sub(lambda m: RENAMES[m.group(1)], text)
+        for leftover in _LEFTOVER.findall(text):
+            if leftover not in _BUILTIN:
+                raise GenerationError(
+                    f"{source}: {leftover!r} has no sync name; add it to RENAMES in "
+                    "scripts/unasync.py"
+                )
+        rel = source.relative_to(src).as_posix()
+        target.write_text(_HEADER.format(name=rel) + text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def generate_all(into: Path | None = None) -> None:
+    """Generate every tree (into a scratch root ``into`` instead of the tree, for checks)."""
+    used: set[str] = set()
+    for src, dst in TREES:
+        target = dst if into is None else into / dst.relative_to(ROOT)
+        if src.exists():
+            generate(src, target, used)
+    unused = sorted(set(RENAMES) - used)
+    if unused:
+        raise GenerationError(
+            f"RENAMES entries match nothing in the async sources: {', '.join(unused)}; "
+            "remove them from scripts/unasync.py"
+        )
+
+
+def check() -> int:
+    """Compare the committed sync trees with a fresh generation; 0 if equal."""
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh_root = Path(scratch)
+        generate_all(into=fresh_root)
+        for _src, dst in TREES:
+            fresh = fresh_root / dst.relative_to(ROOT)
+            want = {p.relative_to(fresh) for p in _sources(fresh)} if fresh.exists() else set()
+            have = {p.relative_to(dst) for p in _sources(dst)} if dst.exists() else set()
+            for rel in sorted(want - have):
+                problems.append(f"missing: {dst / rel}")
+            for rel in sorted(have - want):
+                problems.append(f"orphan (no async source): {dst / rel}")
+            for rel in sorted(want & have):
+                new = (fresh / rel).read_text(encoding="utf-8")
+                old = (dst / rel).read_text(encoding="utf-8")
+                if new != old:
+                    diff = difflib.unified_diff(
+                        old.splitlines(keepends=True),
+                        new.splitlines(keepends=True),
+                        f"{dst / rel} (committed)",
+                        f"{dst / rel} (generated)",
+                    )
+                    problems.append(f"differs: {dst / rel}\n{''.join(diff)}")
+    if problems:
+        print("\n".join(problems))
+        print(
+            f"\n{len(problems)} generated file(s) out of date. Fix: python scripts/unasync.py "
+            "(never edit _sync/ by hand), then commit."
+        )
+        return 1
+    print("unasync check: the sync trees match the async sources")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            return check()
+        generate_all()
+    except GenerationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("generated: " + ", ".join(str(dst.relative_to(ROOT)) for _, dst in TREES))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

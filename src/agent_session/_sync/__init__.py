@@ -1,0 +1,2 @@
+# This file is generated from _async/__init__.py by scripts/unasync.py: do not edit.
+"""The async stores (canonical source of the generated ``_sync`` package)."""

@@ -1,0 +1,477 @@
+# This file is generated from _async/layered.py by scripts/unasync.py: do not edit.
+"""``LayeredStore``: fast layers over an authoritative one (cache over durable)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
+from .._layering import Coherence, LayerCounters
+from .._metadata import LayerStats, Page, SessionMetadata
+from .._model import Conversation, Message
+from .._validation import DEFAULT, Clock, TTLArg, check_clock, check_session_id
+from .base import SessionStore
+
+__all__ = ["LayeredStore"]
+
+logger = logging.getLogger("agent_session.layered")
+
+T = TypeVar("T")
+
+# Errors that say the call itself was wrong: every layer would say the same.
+_CALLER_ERRORS = (TypeError, ValueError)
+
+
+class LayeredStore(SessionStore):
+    """Layers fastest first; the last one is authoritative.
+
+    Writes go to the authoritative layer first and fail only if it fails; then
+    the faster layers get the same change, and a failure there is counted,
+    logged, and that layer's copy dropped so it is never served stale. Reads try
+    the layers in order; a miss, an expired copy or a failing layer falls
+    through, and a hit below the first layer is written back above it (not for
+    ``load(last=N)``: a part cannot stand for the whole). ``exists``,
+    ``get_metadata`` and the listings answer from the authoritative layer, or
+    from the nearest faster layer while it fails.
+
+    Copies stay coherent for writes made through this store object; writes that
+    other processes make to a shared authoritative layer are seen once the faster
+    copy expires, so give the faster layers a TTL.
+
+    Closing the layered store closes its layers.
+
+    :param layers: the stores, fastest first
+    :param clock: a zero-argument callable returning epoch seconds (the layers'
+        clock, for the TTL of copies)
+    """
+
+    name = "layered"
+
+    def __init__(self, *layers: SessionStore, clock: Clock = time.time) -> None:
+        for layer in layers:
+            if not isinstance(layer, SessionStore):
+                raise TypeError(f"a layer must be a {SessionStore.__name__}, not {layer!r}")
+        self._layers = layers
+        self._clock = check_clock(clock)
+        self._counters = tuple(LayerCounters(layer.name) for layer in layers)
+        # Ids whose copy in layer i could not be dropped: skipped until rewritten there.
+        self._suspect: tuple[set[str], ...] = tuple(set() for _ in layers)
+        self._uncleared = [False] * len(layers)  # a failed clear: skip the layer entirely
+        self._coherence = Coherence()
+        self._closed = False
+
+    def with_layer(self, store: SessionStore) -> LayeredStore:
+        """A new layered store with ``store`` added below the current layers."""
+        return type(self)(*self._layers, store, clock=self._clock)
+
+    @property
+    def layers(self) -> tuple[SessionStore, ...]:
+        """The layers, fastest first."""
+        return self._layers
+
+    def stats(self) -> list[LayerStats]:
+        """Per layer, fastest first: hits, misses, write-backs and failures so far."""
+        return [counters.snapshot() for counters in self._counters]
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _authority(self) -> SessionStore:
+        if self._closed:
+            raise StoreClosed(self.name)
+        if not self._layers:
+            raise ValueError("this LayeredStore has no layers: add them with with_layer()")
+        return self._layers[-1]
+
+    def _skipped(self, index: int, session_id: str) -> bool:
+        return self._uncleared[index] or session_id in self._suspect[index]
+
+    def _failed(self, index: int, action: str, session_id: str | None, exc: BaseException) -> None:
+        next(self._counters[index].failures)
+        logger.warning(
+            "layer %d (%s) failed to %s session %r: %r",
+            index,
+            self._layers[index].name,
+            action,
+            session_id,
+            exc,
+        )
+
+    def _remaining(self, meta: SessionMetadata) -> float | None:
+        """The TTL that makes a copy expire with the original (0.0: already expired)."""
+        if meta.expires_at is None:
+            return None
+        return max(meta.expires_at - self._clock(), 0.0)
+
+    def _invalidate(self, index: int, session_id: str) -> None:
+        """Drop layer ``index``'s copy; if even that fails, never read it there again."""
+        try:
+            self._layers[index].delete(session_id)
+        except Exception as exc:
+            self._failed(index, "invalidate", session_id, exc)
+            self._suspect[index].add(session_id)
+        else:
+            self._suspect[index].discard(session_id)
+
+    def _invalidate_above(self, below: int, session_id: str) -> None:
+        for index in range(below):
+            self._invalidate(index, session_id)
+
+    def _copy(
+        self,
+        index: int,
+        session_id: str,
+        action: str,
+        copy: Callable[[SessionStore], Awaitable[object]],
+    ) -> bool:
+        """Apply ``copy`` to one faster layer; on failure drop that layer's copy."""
+        try:
+            copy(self._layers[index])
+        except SessionNotFound:
+            return False  # nothing cached there: nothing to keep in step
+        except VersionConflict:
+            self._invalidate(index, session_id)  # the copy moved meanwhile
+            return False
+        except Exception as exc:
+            self._failed(index, action, session_id, exc)
+            self._invalidate(index, session_id)
+            return False
+        self._suspect[index].discard(session_id)
+        return True
+
+    def _write(
+        self,
+        session_id: str,
+        write: Callable[[SessionStore], Awaitable[T]],
+        mirror: Callable[[int, T], Awaitable[None]],
+    ) -> T:
+        """The write protocol: authority first, then the faster layers, coherently."""
+        authority = self._authority()
+        check_session_id(session_id)
+        token = self._coherence.begin(session_id, write=True)
+        stale = True
+        try:
+            result = write(authority)
+            for index in range(len(self._layers) - 1):
+                mirror(index, result)
+            stale = False
+        except BackendError:
+            next(self._counters[-1].failures)
+            raise  # the outcome is unknown: the finally drops the copies
+        except Exception:
+            stale = False  # refused before anything was written (conflict, limits...)
+            raise
+        finally:
+            if self._coherence.end(session_id, token, write=True) or stale:
+                self._invalidate_above(len(self._layers) - 1, session_id)
+        return result
+
+    def _answer(
+        self,
+        ask: Callable[[SessionStore], Awaitable[T]],
+        conclusive: Callable[[T], bool] = lambda _answer: True,
+    ) -> T:
+        """Ask the authority; while it fails, the nearest faster layer that knows.
+
+        A faster layer's "not found" (or a ``conclusive(answer)`` that is False) is
+        no answer: it may simply not hold a copy. Then the failure is raised.
+        """
+        authority = self._authority()
+        try:
+            return ask(authority)
+        except BackendError as failure:
+            next(self._counters[-1].failures)
+            for index in range(len(self._layers) - 2, -1, -1):
+                if self._uncleared[index]:
+                    continue
+                try:
+                    answer = ask(self._layers[index])
+                except _CALLER_ERRORS:
+                    raise
+                except SessionNotFound:
+                    continue
+                except Exception as exc:
+                    self._failed(index, "answer for", None, exc)
+                    continue
+                if conclusive(answer):
+                    return answer
+            raise failure
+
+    # -- writes ------------------------------------------------------------------
+
+    def save(
+        self,
+        session_id: str,
+        conversation: Conversation,
+        *,
+        ttl: TTLArg = DEFAULT,
+        expected_version: int | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> SessionMetadata:
+        if isinstance(conversation, Conversation):
+            conversation = conversation.copy()  # one snapshot for every layer
+
+        def write(store: SessionStore) -> SessionMetadata:
+            return store.save(
+                session_id,
+                conversation,
+                ttl=ttl,
+                expected_version=expected_version,
+                labels=labels,
+            )
+
+        def mirror(index: int, meta: SessionMetadata) -> None:
+            remaining = self._remaining(meta)
+            if remaining == 0.0:
+                self._invalidate(index, session_id)
+                return
+
+            def copy(layer: SessionStore) -> object:
+                return layer.save(session_id, conversation, ttl=remaining, labels=meta.labels)
+
+            self._copy(index, session_id, "save", copy)
+
+        return self._write(session_id, write, mirror)
+
+    def append(
+        self,
+        session_id: str,
+        *messages: Message,
+        ttl: TTLArg = DEFAULT,
+        expected_version: int | None = None,
+    ) -> SessionMetadata:
+        def write(store: SessionStore) -> SessionMetadata:
+            return store.append(
+                session_id, *messages, ttl=ttl, expected_version=expected_version
+            )
+
+        def mirror(index: int, meta: SessionMetadata) -> None:
+            def copy(layer: SessionStore) -> object:
+                # Extend the copy only if it held exactly what the authority held before.
+                held = layer.get_metadata(session_id)
+                remaining = self._remaining(meta)
+                if held.message_count + len(messages) != meta.message_count or remaining == 0.0:
+                    raise VersionConflict(session_id, held.version, held.version)
+                return layer.append(
+                    session_id, *messages, ttl=remaining, expected_version=held.version
+                )
+
+            self._copy(index, session_id, "append", copy)
+
+        return self._write(session_id, write, mirror)
+
+    def pop(self, session_id: str) -> Message | None:
+        def write(store: SessionStore) -> Message | None:
+            return store.pop(session_id)
+
+        def mirror(index: int, message: Message | None) -> None:
+            if message is None:
+                return  # nothing changed
+
+            def copy(layer: SessionStore) -> object:
+                if layer.pop(session_id) != message:
+                    raise VersionConflict(session_id, 0, 0)  # the copy differed: drop it
+                return None
+
+            self._copy(index, session_id, "pop", copy)
+
+        return self._write(session_id, write, mirror)
+
+    def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+        def write(store: SessionStore) -> SessionMetadata:
+            return store.touch(session_id, ttl=ttl)
+
+        def mirror(index: int, meta: SessionMetadata) -> None:
+            remaining = self._remaining(meta)
+            if remaining == 0.0:
+                self._invalidate(index, session_id)
+                return
+
+            def copy(layer: SessionStore) -> object:
+                return layer.touch(session_id, ttl=remaining)
+
+            self._copy(index, session_id, "touch", copy)
+
+        return self._write(session_id, write, mirror)
+
+    def delete(self, session_id: str) -> bool:
+        def write(store: SessionStore) -> bool:
+            return store.delete(session_id)
+
+        def mirror(index: int, _deleted: bool) -> None:
+            self._invalidate(index, session_id)
+
+        return self._write(session_id, write, mirror)
+
+    def clear(self) -> int:
+        authority = self._authority()
+        self._coherence.begin_clear()
+        try:
+            removed = authority.clear()
+            for index, layer in enumerate(self._layers[:-1]):
+                try:
+                    layer.clear()
+                except Exception as exc:
+                    self._failed(index, "clear", None, exc)
+                    self._uncleared[index] = True
+                else:
+                    self._uncleared[index] = False
+                    self._suspect[index].clear()
+        finally:
+            self._coherence.end_clear()
+        return removed
+
+    def purge_expired(self) -> int:
+        removed = self._authority().purge_expired()
+        for index, layer in enumerate(self._layers[:-1]):
+            try:
+                layer.purge_expired()
+            except Exception as exc:
+                self._failed(index, "purge", None, exc)
+        return removed
+
+    # -- reads -------------------------------------------------------------------
+
+    def load(self, session_id: str, *, last: int | None = None) -> Conversation:
+        authority = self._authority()
+        first = self._layers[0]
+        if first is authority:
+            return self._load_from(0, session_id, last)
+        if not self._uncleared[0] and not (self._suspect[0] and session_id in self._suspect[0]):
+            # The hot path: a hit in the first layer costs one call and one count.
+            try:
+                conversation = first.load(session_id, last=last)
+            except SessionNotFound:
+                next(self._counters[0].misses)
+            except _CALLER_ERRORS:
+                raise
+            except Exception as exc:
+                self._failed(0, "load", session_id, exc)
+            else:
+                next(self._counters[0].hits)
+                return conversation
+        else:
+            next(self._counters[0].misses)
+        if last is not None:
+            return self._load_from(1, session_id, last)  # a part is not written back
+        check_session_id(session_id)
+        token = self._coherence.begin(session_id, write=False)
+        try:
+            return self._load_from(1, session_id, None)
+        finally:
+            if self._coherence.end(session_id, token, write=False):
+                self._invalidate_above(len(self._layers) - 1, session_id)
+
+    def _load_from(self, start: int, session_id: str, last: int | None) -> Conversation:
+        """Read through the layers from ``start`` down; write a whole hit back above it."""
+        top = len(self._layers) - 1
+        for index in range(start, top + 1):
+            layer, counters = self._layers[index], self._counters[index]
+            if index < top and self._skipped(index, session_id):
+                next(counters.misses)
+                continue
+            try:
+                conversation = layer.load(session_id, last=last)
+            except SessionNotFound:
+                next(counters.misses)
+                if index == top:
+                    raise
+                continue
+            except _CALLER_ERRORS:
+                raise
+            except Exception as exc:
+                if index == top:
+                    next(counters.failures)
+                    raise
+                self._failed(index, "load", session_id, exc)
+                continue
+            next(counters.hits)
+            if index > 0 and last is None:
+                self._write_back(index, session_id, conversation)
+            return conversation
+        raise AssertionError("unreachable: the authority answers or raises")
+
+    def _write_back(self, found: int, session_id: str, conversation: Conversation) -> None:
+        """Copy what layer ``found`` held into every layer above it."""
+        try:
+            meta = self._layers[found].get_metadata(session_id)
+        except Exception as exc:
+            self._failed(found, "read metadata of", session_id, exc)
+            return
+        remaining = self._remaining(meta)
+        if remaining == 0.0:
+            return
+
+        def copy(layer: SessionStore) -> object:
+            return layer.save(session_id, conversation, ttl=remaining, labels=meta.labels)
+
+        for index in range(found):
+            if self._copy(index, session_id, "write back", copy):
+                next(self._counters[index].write_backs)
+
+    def get_metadata(self, session_id: str) -> SessionMetadata:
+        def ask(store: SessionStore) -> SessionMetadata:
+            return store.get_metadata(session_id)
+
+        return self._answer(ask)
+
+    def exists(self, session_id: str) -> bool:
+        def ask(store: SessionStore) -> bool:
+            return store.exists(session_id)
+
+        return self._answer(ask, conclusive=bool)
+
+    def list_sessions(
+        self, *, prefix: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        def ask(store: SessionStore) -> list[str]:
+            return store.list_sessions(prefix=prefix, limit=limit)
+
+        return self._answer(ask)
+
+    def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
+        authority = self._authority()
+        started = False
+        try:
+            for session_id in authority.iter_sessions(prefix=prefix):
+                started = True
+                yield session_id
+            return
+        except BackendError:
+            if started:
+                raise  # half a listing from one layer and half from another would mislead
+            next(self._counters[-1].failures)
+            fallback = [i for i in range(len(self._layers) - 1) if not self._uncleared[i]]
+            if not fallback:
+                raise
+        for session_id in self._layers[fallback[-1]].iter_sessions(prefix=prefix):
+            yield session_id
+
+    def find_sessions(
+        self,
+        *,
+        labels: Mapping[str, str] | None = None,
+        updated_after: float | None = None,
+        updated_before: float | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        def ask(store: SessionStore) -> Page:
+            return store.find_sessions(
+                labels=labels,
+                updated_after=updated_after,
+                updated_before=updated_before,
+                limit=limit,
+                cursor=cursor,
+            )
+
+        return self._answer(ask)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for layer in self._layers:
+            layer.close()
