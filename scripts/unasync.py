@@ -41,9 +41,11 @@ RENAMES: dict[str, str] = {
     "AsyncSQLiteStore": "SQLiteStore",
     "AsyncPostgresStore": "PostgresStore",
     "AsyncRedisStore": "RedisStore",
+    "AsyncStoreContract": "StoreContract",
     "open_async_store": "open_store",
     "aclose": "close",
     # _concurrency shims
+    "AsyncNursery": "Nursery",
 }
 
 # unasync's own renames (unasync._ASYNC_TO_SYNC): allowed to appear on the async side.

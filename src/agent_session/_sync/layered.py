@@ -44,17 +44,24 @@ class LayeredStore(SessionStore):
     Closing the layered store closes its layers.
 
     :param layers: the stores, fastest first
+    :param sliding: True: every ``load`` restarts the session's TTL in every layer
+        (a ``touch`` through this store, so one write to the authority per load)
     :param clock: a zero-argument callable returning epoch seconds (the layers'
         clock, for the TTL of copies)
     """
 
     name = "layered"
 
-    def __init__(self, *layers: SessionStore, clock: Clock = time.time) -> None:
+    def __init__(
+        self, *layers: SessionStore, sliding: bool = False, clock: Clock = time.time
+    ) -> None:
         for layer in layers:
             if not isinstance(layer, SessionStore):
                 raise TypeError(f"a layer must be a {SessionStore.__name__}, not {layer!r}")
         self._layers = layers
+        if not isinstance(sliding, bool):
+            raise TypeError(f"sliding must be a bool, not {sliding!r}")
+        self._sliding = sliding
         self._clock = check_clock(clock)
         self._counters = tuple(LayerCounters(layer.name) for layer in layers)
         # Ids whose copy in layer i could not be dropped: skipped until rewritten there.
@@ -65,7 +72,7 @@ class LayeredStore(SessionStore):
 
     def with_layer(self, store: SessionStore) -> LayeredStore:
         """A new layered store with ``store`` added below the current layers."""
-        return type(self)(*self._layers, store, clock=self._clock)
+        return type(self)(*self._layers, store, sliding=self._sliding, clock=self._clock)
 
     @property
     def layers(self) -> tuple[SessionStore, ...]:
@@ -351,6 +358,8 @@ class LayeredStore(SessionStore):
                 self._failed(0, "load", session_id, exc)
             else:
                 next(self._counters[0].hits)
+                if self._sliding:
+                    self._slide(session_id)
                 return conversation
         else:
             next(self._counters[0].misses)
@@ -390,8 +399,17 @@ class LayeredStore(SessionStore):
             next(counters.hits)
             if index > 0 and last is None:
                 self._write_back(index, session_id, conversation)
+            if self._sliding:
+                self._slide(session_id)
             return conversation
         raise AssertionError("unreachable: the authority answers or raises")
+
+    def _slide(self, session_id: str) -> None:
+        """Restart the TTL everywhere after a load; a failure must not fail the read."""
+        try:
+            self.touch(session_id)
+        except (BackendError, SessionNotFound) as exc:
+            logger.warning("could not restart the TTL of session %r: %r", session_id, exc)
 
     def _write_back(self, found: int, session_id: str, conversation: Conversation) -> None:
         """Copy what layer ``found`` held into every layer above it."""
