@@ -46,6 +46,7 @@ RENAMES: dict[str, str] = {
     "aclose": "close",
     # _concurrency shims
     "AsyncNursery": "Nursery",
+    "arun_blocking": "run_blocking",
 }
 
 # unasync's own renames (unasync._ASYNC_TO_SYNC): allowed to appear on the async side.

@@ -6,6 +6,8 @@ from ._async.base import AsyncSessionStore
 from ._async.cache import AsyncCacheStore
 from ._async.layered import AsyncLayeredStore
 from ._async.memory import AsyncInMemoryStore
+from ._async.open import open_async_store
+from ._async.sqlite import AsyncSQLiteStore
 from ._errors import (
     BackendError,
     CapacityExceeded,
@@ -24,6 +26,8 @@ from ._sync.base import SessionStore
 from ._sync.cache import CacheStore
 from ._sync.layered import LayeredStore
 from ._sync.memory import InMemoryStore
+from ._sync.open import open_store
+from ._sync.sqlite import SQLiteStore
 from ._validation import DEFAULT
 
 __version__ = "0.1.0"
@@ -32,6 +36,7 @@ __all__ = [
     "AsyncCacheStore",
     "AsyncInMemoryStore",
     "AsyncLayeredStore",
+    "AsyncSQLiteStore",
     "AsyncSessionStore",
     "BackendError",
     "CacheStore",
@@ -45,6 +50,7 @@ __all__ = [
     "LayeredStore",
     "Message",
     "Page",
+    "SQLiteStore",
     "SerializationError",
     "SessionError",
     "SessionExpired",
@@ -56,6 +62,8 @@ __all__ = [
     "VersionConflict",
     "dumps_conversation",
     "loads_conversation",
+    "open_async_store",
+    "open_store",
 ]
 
 # Show the public names as agent_session.X in reprs and tracebacks.

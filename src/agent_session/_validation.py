@@ -196,12 +196,11 @@ class Limits:
         :param total_count: the session's message count after the write
         :param total_bytes: the session's ``size_bytes`` after the write
         """
-        if self.max_messages is not None and total_count > self.max_messages:
-            raise CapacityExceeded(
-                f"session {session_id!r} would hold {total_count} messages, over "
-                f"max_messages={self.max_messages}: start a new session or raise the limit",
-                session_id=session_id,
-            )
+        self.check_each(session_id, new_messages)
+        self.check_totals(session_id, total_count, total_bytes)
+
+    def check_each(self, session_id: str, new_messages: Iterable[Message]) -> None:
+        """Raise :class:`CapacityExceeded` if one message is over ``max_message_bytes``."""
         if self.max_message_bytes is not None:
             for message in new_messages:
                 size = message_size(message)
@@ -212,6 +211,15 @@ class Limits:
                         f"{session_id!r}: shorten it or raise the limit",
                         session_id=session_id,
                     )
+
+    def check_totals(self, session_id: str, total_count: int, total_bytes: int) -> None:
+        """Raise :class:`CapacityExceeded` if the session would be over a total limit."""
+        if self.max_messages is not None and total_count > self.max_messages:
+            raise CapacityExceeded(
+                f"session {session_id!r} would hold {total_count} messages, over "
+                f"max_messages={self.max_messages}: start a new session or raise the limit",
+                session_id=session_id,
+            )
         if self.max_session_bytes is not None and total_bytes > self.max_session_bytes:
             raise CapacityExceeded(
                 f"session {session_id!r} would hold {total_bytes} bytes, over "

@@ -1,0 +1,224 @@
+# This file is generated from _async/sqlite.py by scripts/unasync.py: do not edit.
+"""``SQLiteStore``: the embedded default, one SQLite file (or ``:memory:``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+
+from .._concurrency import run_blocking
+from .._metadata import Page, SessionMetadata
+from .._model import Conversation, Message
+from .._paging import FindQuery
+from .._serialization import encode_message, message_size
+from .._sqlite_engine import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
+from .._striped import resolve_ttl_arg
+from .._validation import (
+    DEFAULT,
+    Clock,
+    Limits,
+    TTLArg,
+    check_clock,
+    check_expected_version,
+    check_labels,
+    check_last,
+    check_limit,
+    check_messages,
+    check_prefix,
+    check_session_id,
+    check_ttl,
+)
+from .base import SessionStore
+
+__all__ = ["SQLiteStore"]
+
+
+def _bodies(messages: tuple[Message, ...] | list[Message]) -> list[tuple[str, int]]:
+    return [(encode_message(message), message_size(message)) for message in messages]
+
+
+class SQLiteStore(SessionStore):
+    """Sessions in a SQLite file: durable, shared by the processes that open it.
+
+    WAL mode, one transaction per call, one row per message (``append`` never
+    rewrites the session), schema versioned and migrated on first use. With
+    ``synchronous="NORMAL"`` (the default) a write that returned survives a kill
+    of the process but not a power cut; ``"FULL"`` survives both, at the price of
+    an fsync per write. The async flavour runs each call in a worker thread, so it
+    never blocks the event loop and works under asyncio and trio alike.
+
+    :param path: the database file (str or path-like), or ``":memory:"`` for a
+        private in-memory database
+    :param default_ttl: seconds or ``timedelta`` a session lives after its last
+        write; None: forever
+    :param sliding: True: a ``load`` restarts the TTL too
+    :param clock: a zero-argument callable returning epoch seconds
+    :param max_messages: at most this many messages per session
+    :param max_message_bytes: at most this many bytes per message (wire form)
+    :param max_session_bytes: at most this many bytes per session (wire form)
+    :param synchronous: SQLite's durability mode: ``"NORMAL"`` or ``"FULL"``
+        (``"OFF"``/``"EXTRA"`` accepted too)
+    :param busy_timeout: seconds to wait for another process's write lock before
+        raising :class:`BackendError`
+    """
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        default_ttl: float | timedelta | None = None,
+        sliding: bool = False,
+        clock: Clock = time.time,
+        max_messages: int | None = None,
+        max_message_bytes: int | None = None,
+        max_session_bytes: int | None = None,
+        synchronous: str = "NORMAL",
+        busy_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(synchronous, str) or synchronous.upper() not in SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}"
+            )
+        if not isinstance(sliding, bool):
+            raise TypeError(f"sliding must be a bool, not {sliding!r}")
+        self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
+        self._engine = SQLiteEngine(
+            sqlite_path(path),
+            default_ttl=check_ttl(default_ttl, "default_ttl"),
+            sliding=sliding,
+            clock=check_clock(clock),
+            limits=self._limits,
+            synchronous=synchronous.upper(),
+            busy_timeout=check_ttl(busy_timeout, "busy_timeout") or 5.0,
+        )
+
+    @property
+    def path(self) -> str:
+        """The database file, or ``":memory:"``."""
+        return self._engine.path
+
+    def save(
+        self,
+        session_id: str,
+        conversation: Conversation,
+        *,
+        ttl: TTLArg = DEFAULT,
+        expected_version: int | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> SessionMetadata:
+        self._engine.check_open()
+        check_session_id(session_id)
+        if not isinstance(conversation, Conversation):
+            raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
+        messages = list(conversation)
+        ttl_arg = resolve_ttl_arg(ttl)
+        check_expected_version(expected_version)
+        new_labels = None if labels is None else check_labels(labels)
+        self._limits.check_each(session_id, messages)
+        bodies = _bodies(messages)
+        size = sum(n for _, n in bodies)
+        return run_blocking(
+            self._engine.save, session_id, bodies, size, ttl_arg, expected_version, new_labels
+        )
+
+    def append(
+        self,
+        session_id: str,
+        *messages: Message,
+        ttl: TTLArg = DEFAULT,
+        expected_version: int | None = None,
+    ) -> SessionMetadata:
+        self._engine.check_open()
+        check_session_id(session_id)
+        new = check_messages(messages)
+        ttl_arg = resolve_ttl_arg(ttl)
+        check_expected_version(expected_version)
+        self._limits.check_each(session_id, new)
+        bodies = _bodies(new)
+        added = sum(n for _, n in bodies)
+        return run_blocking(
+            self._engine.append, session_id, bodies, added, ttl_arg, expected_version
+        )
+
+    def load(self, session_id: str, *, last: int | None = None) -> Conversation:
+        self._engine.check_open()
+        check_session_id(session_id)
+        check_last(last)
+        return run_blocking(self._engine.load, session_id, last)
+
+    def pop(self, session_id: str) -> Message | None:
+        self._engine.check_open()
+        check_session_id(session_id)
+        return run_blocking(self._engine.pop, session_id)
+
+    def get_metadata(self, session_id: str) -> SessionMetadata:
+        self._engine.check_open()
+        check_session_id(session_id)
+        return run_blocking(self._engine.get_metadata, session_id)
+
+    def exists(self, session_id: str) -> bool:
+        self._engine.check_open()
+        check_session_id(session_id)
+        return run_blocking(self._engine.exists, session_id)
+
+    def delete(self, session_id: str) -> bool:
+        self._engine.check_open()
+        check_session_id(session_id)
+        return run_blocking(self._engine.delete, session_id)
+
+    def list_sessions(
+        self, *, prefix: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        self._engine.check_open()
+        check_prefix(prefix)
+        check_limit(limit)
+        return run_blocking(self._engine.list_sessions, prefix, limit)
+
+    def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
+        self._engine.check_open()
+        check_prefix(prefix)
+        after: str | None = None
+        while True:
+            page = run_blocking(self._engine.iter_page, prefix, after)
+            for session_id in page:
+                yield session_id
+            if not page:
+                return
+            after = page[-1]
+
+    def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+        self._engine.check_open()
+        check_session_id(session_id)
+        ttl_arg = resolve_ttl_arg(ttl)
+        return run_blocking(self._engine.touch, session_id, ttl_arg)
+
+    def purge_expired(self) -> int:
+        self._engine.check_open()
+        return run_blocking(self._engine.purge_expired)
+
+    def clear(self) -> int:
+        self._engine.check_open()
+        return run_blocking(self._engine.clear)
+
+    def find_sessions(
+        self,
+        *,
+        labels: Mapping[str, str] | None = None,
+        updated_after: float | None = None,
+        updated_before: float | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        self._engine.check_open()
+        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
+        return run_blocking(self._engine.find_sessions, query)
+
+    def close(self) -> None:
+        run_blocking(self._engine.close)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} path={self.path!r}>"

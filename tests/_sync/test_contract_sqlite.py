@@ -1,0 +1,39 @@
+# This file is generated from _async/test_contract_sqlite.py by scripts/unasync.py: do not edit.
+"""The store contract, run against SQLite (a file and ``:memory:``) and a cache over it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_session import CacheStore, LayeredStore, SessionStore, SQLiteStore
+from agent_session.testing import StoreContract
+
+
+class TestSQLiteFileStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _directory(self, tmp_path: Path) -> None:
+        self.directory = tmp_path
+
+    def make_store(self, **options: Any) -> SessionStore:
+        return SQLiteStore(self.directory / "sessions.db", **options)
+
+
+class TestSQLiteMemoryStore(StoreContract):
+    def make_store(self, **options: Any) -> SessionStore:
+        return SQLiteStore(":memory:", **options)
+
+
+class TestLayeredOverSQLite(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _directory(self, tmp_path: Path) -> None:
+        self.directory = tmp_path
+
+    def make_store(self, **options: Any) -> SessionStore:
+        sliding = options.pop("sliding", False)
+        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
+        cache = CacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
+        durable = SQLiteStore(self.directory / "layered.db", **options)
+        return LayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
