@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -118,6 +119,21 @@ class SQLiteEngine:
     # -- connection and schema ------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        # Switching a fresh file to WAL, or migrating it, while another process does the
+        # same can fail with "database is locked" at once, without the busy handler:
+        # retry until the busy timeout runs out.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout,
