@@ -6,6 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from durable_checks import (
+    check_concurrent_first_open,
+    check_cross_process_appends,
+    check_kill_keeps_acknowledged,
+)
 
 from agent_session import (
     BackendError,
@@ -16,11 +21,6 @@ from agent_session import (
     open_store,
 )
 from agent_session._sqlite_engine import SCHEMA_VERSION
-from durable_checks import (
-    check_concurrent_first_open,
-    check_cross_process_appends,
-    check_kill_keeps_acknowledged,
-)
 
 
 def url(path: Path) -> str:
