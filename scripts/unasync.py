@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # Run as a script, this file's folder is on sys.path and `import unasync` would
 # import this very file: drop it first.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import unasync  # noqa: E402  # after the sys.path fix above
+unasync: Any = importlib.import_module("unasync")  # after the sys.path fix above
 
 ROOT = _HERE.parent
 
@@ -46,6 +48,7 @@ RENAMES: dict[str, str] = {
     "aclose": "close",
     # _concurrency shims
     "AsyncNursery": "Nursery",
+    "AsyncResult": "Result",
     "arun_blocking": "run_blocking",
 }
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -20,8 +20,10 @@ import sniffio
 __all__ = [
     "AsyncLock",
     "AsyncNursery",
+    "AsyncResult",
     "Lock",
     "Nursery",
+    "Result",
     "aensure_asyncio",
     "arun_blocking",
     "asleep",
@@ -31,6 +33,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: What an async callable gives back: ``AsyncResult[int]`` is an awaitable int, and
+#: its sync twin ``Result[int]`` is the int itself (unasync leaves ``Awaitable`` alone).
+AsyncResult = Awaitable[T]
+Result = Annotated[T, "the sync twin of AsyncResult"]
 
 
 class AsyncLock:
@@ -127,7 +134,7 @@ class AsyncNursery:
     ) -> bool | None:
         return await self._group.__aexit__(exc_type, exc, tb)
 
-    def start_soon(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    def start_soon(self, function: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         self._group.start_soon(function, *args)
 
 

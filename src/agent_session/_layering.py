@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from typing import Any
 
 from ._metadata import LayerStats
 
@@ -21,7 +22,8 @@ __all__ = ["Coherence", "LayerCounters"]
 
 def _value(counter: itertools.count[int]) -> int:
     # itertools.count has no getter; its pickle state holds the next value.
-    return counter.__reduce__()[1][0]  # type: ignore[no-any-return,index]
+    state: Any = counter.__reduce__()
+    return int(state[1][0])
 
 
 class LayerCounters:

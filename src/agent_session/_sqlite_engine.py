@@ -271,7 +271,9 @@ class SQLiteEngine:
                 raise VersionConflict(session_id, expected_version, version)
             if self._limits.active:
                 self._limits.check_totals(session_id, len(bodies), size)
-            seconds, expires_at = self._expiry(ttl_arg, row and row[2], row is not None, now)
+            seconds, expires_at = self._expiry(
+                ttl_arg, None if row is None else row[2], row is not None, now
+            )
             if row is None:
                 created_at = now
                 kept = labels if labels is not None else EMPTY_LABELS
@@ -333,7 +335,9 @@ class SQLiteEngine:
                 raise VersionConflict(session_id, expected_version, version)
             if self._limits.active:
                 self._limits.check_totals(session_id, count + len(bodies), size + added)
-            seconds, expires_at = self._expiry(ttl_arg, row and row[2], row is not None, now)
+            seconds, expires_at = self._expiry(
+                ttl_arg, None if row is None else row[2], row is not None, now
+            )
             next_seq = seq + len(bodies)
             if row is None:
                 conn.execute(
@@ -541,5 +545,5 @@ def sqlite_path(path: object) -> str:
             raise ValueError("path must name a database file, or be ':memory:'")
         return path
     if isinstance(path, os.PathLike):
-        return os.fspath(path)  # type: ignore[return-value]
+        return str(os.fspath(path))
     raise TypeError(f"path must be a str or os.PathLike, not {path!r}")

@@ -45,7 +45,7 @@ class StoreURL:
 
     __slots__ = ("kind", "options", "target")
 
-    def __init__(self, kind: str, target: str | None, options: dict[str, Any]) -> None:
+    def __init__(self, kind: str, target: str, options: dict[str, Any]) -> None:
         self.kind = kind
         self.target = target
         self.options = options
@@ -96,7 +96,7 @@ def parse_store_url(url: str) -> StoreURL:
                 f"unknown option {name!r} in store URL {url!r}: use one of "
                 f"{', '.join(sorted(allowed))}"
             )
-    target: str | None = None
+    target = ""  # memory:// and cache:// have none
     if kind == "sqlite":
         # As in SQLAlchemy: sqlite:///relative.db, sqlite:////absolute.db, sqlite://:memory:
         if parts.netloc == ":memory:" or parts.path in ("/:memory:", ":memory:"):

@@ -151,16 +151,17 @@ def check_clock(clock: object) -> Clock:
     """A zero-argument callable returning epoch seconds."""
     if not callable(clock):
         raise TypeError(f"clock must be a callable returning epoch seconds, not {clock!r}")
-    return clock  # type: ignore[no-any-return]
+    return clock  # callable() narrows it; the signature is the caller's promise
 
 
 def check_messages(messages: Iterable[object]) -> tuple[Message, ...]:
     """The messages passed to ``append``, all of them :class:`Message`."""
-    result = tuple(messages)
-    for message in result:
+    result: list[Message] = []
+    for message in messages:
         if not isinstance(message, Message):
             raise TypeError(f"append() takes Message objects, not {message!r:.80}")
-    return result
+        result.append(message)
+    return tuple(result)
 
 
 class Limits:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TypeVar
 
+from .._concurrency import AsyncResult
 from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
 from .._layering import Coherence, LayerCounters
 from .._metadata import LayerStats, Page, SessionMetadata
@@ -130,7 +131,7 @@ class AsyncLayeredStore(AsyncSessionStore):
         index: int,
         session_id: str,
         action: str,
-        copy: Callable[[AsyncSessionStore], Awaitable[object]],
+        copy: Callable[[AsyncSessionStore], AsyncResult[object]],
     ) -> bool:
         """Apply ``copy`` to one faster layer; on failure drop that layer's copy."""
         try:
@@ -150,8 +151,8 @@ class AsyncLayeredStore(AsyncSessionStore):
     async def _write(
         self,
         session_id: str,
-        write: Callable[[AsyncSessionStore], Awaitable[T]],
-        mirror: Callable[[int, T], Awaitable[None]],
+        write: Callable[[AsyncSessionStore], AsyncResult[T]],
+        mirror: Callable[[int, T], AsyncResult[None]],
     ) -> T:
         """The write protocol: authority first, then the faster layers, coherently."""
         authority = self._authority()
@@ -176,7 +177,7 @@ class AsyncLayeredStore(AsyncSessionStore):
 
     async def _answer(
         self,
-        ask: Callable[[AsyncSessionStore], Awaitable[T]],
+        ask: Callable[[AsyncSessionStore], AsyncResult[T]],
         conclusive: Callable[[T], bool] = lambda _answer: True,
     ) -> T:
         """Ask the authority; while it fails, the nearest faster layer that knows.

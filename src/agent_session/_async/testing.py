@@ -512,14 +512,16 @@ class AsyncStoreContract:
         await store.save("spaces and ünïcode ok", conversation)
 
     async def test_bad_ttls(self, store: AsyncSessionStore) -> None:
-        for bad in [-1, 0, float("nan"), float("inf"), timedelta(seconds=-5)]:
+        bad_values: list[Any] = [-1, 0, float("nan"), float("inf"), timedelta(seconds=-5)]
+        for bad in bad_values:
             with pytest.raises(ValueError):
                 await store.save("s1", Conversation(), ttl=bad)
             with pytest.raises(ValueError):
                 await store.append("s1", _user("a"), ttl=bad)
-        for wrong in ["10", True, [1]]:
+        wrong_types: list[Any] = ["10", True, [1]]
+        for wrong in wrong_types:
             with pytest.raises(TypeError):
-                await store.save("s1", Conversation(), ttl=wrong)  # type: ignore[arg-type]
+                await store.save("s1", Conversation(), ttl=wrong)
         assert not await store.exists("s1")
 
     async def test_bad_arguments_write_nothing(self, store: AsyncSessionStore) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Awaitable, Callable, Mapping
+from collections.abc import Iterator, Callable, Mapping
 from typing import TypeVar
 
+from .._concurrency import Result
 from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
 from .._layering import Coherence, LayerCounters
 from .._metadata import LayerStats, Page, SessionMetadata
@@ -131,7 +132,7 @@ class LayeredStore(SessionStore):
         index: int,
         session_id: str,
         action: str,
-        copy: Callable[[SessionStore], Awaitable[object]],
+        copy: Callable[[SessionStore], Result[object]],
     ) -> bool:
         """Apply ``copy`` to one faster layer; on failure drop that layer's copy."""
         try:
@@ -151,8 +152,8 @@ class LayeredStore(SessionStore):
     def _write(
         self,
         session_id: str,
-        write: Callable[[SessionStore], Awaitable[T]],
-        mirror: Callable[[int, T], Awaitable[None]],
+        write: Callable[[SessionStore], Result[T]],
+        mirror: Callable[[int, T], Result[None]],
     ) -> T:
         """The write protocol: authority first, then the faster layers, coherently."""
         authority = self._authority()
@@ -177,7 +178,7 @@ class LayeredStore(SessionStore):
 
     def _answer(
         self,
-        ask: Callable[[SessionStore], Awaitable[T]],
+        ask: Callable[[SessionStore], Result[T]],
         conclusive: Callable[[T], bool] = lambda _answer: True,
     ) -> T:
         """Ask the authority; while it fails, the nearest faster layer that knows.

@@ -513,14 +513,16 @@ class StoreContract:
         store.save("spaces and ünïcode ok", conversation)
 
     def test_bad_ttls(self, store: SessionStore) -> None:
-        for bad in [-1, 0, float("nan"), float("inf"), timedelta(seconds=-5)]:
+        bad_values: list[Any] = [-1, 0, float("nan"), float("inf"), timedelta(seconds=-5)]
+        for bad in bad_values:
             with pytest.raises(ValueError):
                 store.save("s1", Conversation(), ttl=bad)
             with pytest.raises(ValueError):
                 store.append("s1", _user("a"), ttl=bad)
-        for wrong in ["10", True, [1]]:
+        wrong_types: list[Any] = ["10", True, [1]]
+        for wrong in wrong_types:
             with pytest.raises(TypeError):
-                store.save("s1", Conversation(), ttl=wrong)  # type: ignore[arg-type]
+                store.save("s1", Conversation(), ttl=wrong)
         assert not store.exists("s1")
 
     def test_bad_arguments_write_nothing(self, store: SessionStore) -> None:
