@@ -132,10 +132,26 @@ class AsyncLayeredStore(AsyncSessionStore):
         session_id: str,
         action: str,
         copy: Callable[[AsyncSessionStore], AsyncResult[object]],
+        original: SessionMetadata | None = None,
     ) -> bool:
-        """Apply ``copy`` to one faster layer; on failure drop that layer's copy."""
+        """Apply ``copy`` to one faster layer; on failure drop that layer's copy.
+
+        Copies keep their layer's own TTL (``ttl=DEFAULT``) but never outlive
+        ``original``: a copy that would is touched down to the original's expiry.
+        """
+        layer = self._layers[index]
         try:
-            await copy(self._layers[index])
+            result = await copy(layer)
+            if (
+                original is not None
+                and original.expires_at is not None
+                and isinstance(result, SessionMetadata)
+                and (result.expires_at is None or result.expires_at > original.expires_at)
+            ):
+                remaining = self._remaining(original)
+                if remaining == 0.0:
+                    raise VersionConflict(session_id, 0, 0)  # expired meanwhile: drop it
+                await layer.touch(session_id, ttl=remaining)
         except SessionNotFound:
             return False  # nothing cached there: nothing to keep in step
         except VersionConflict:
@@ -236,9 +252,9 @@ class AsyncLayeredStore(AsyncSessionStore):
                 return
 
             async def copy(layer: AsyncSessionStore) -> object:
-                return await layer.save(session_id, conversation, ttl=remaining, labels=meta.labels)
+                return await layer.save(session_id, conversation, labels=meta.labels)
 
-            await self._copy(index, session_id, "save", copy)
+            await self._copy(index, session_id, "save", copy, meta)
 
         return await self._write(session_id, write, mirror)
 
@@ -258,14 +274,11 @@ class AsyncLayeredStore(AsyncSessionStore):
             async def copy(layer: AsyncSessionStore) -> object:
                 # Extend the copy only if it held exactly what the authority held before.
                 held = await layer.get_metadata(session_id)
-                remaining = self._remaining(meta)
-                if held.message_count + len(messages) != meta.message_count or remaining == 0.0:
+                if held.message_count + len(messages) != meta.message_count:
                     raise VersionConflict(session_id, held.version, held.version)
-                return await layer.append(
-                    session_id, *messages, ttl=remaining, expected_version=held.version
-                )
+                return await layer.append(session_id, *messages, expected_version=held.version)
 
-            await self._copy(index, session_id, "append", copy)
+            await self._copy(index, session_id, "append", copy, meta)
 
         return await self._write(session_id, write, mirror)
 
@@ -297,9 +310,9 @@ class AsyncLayeredStore(AsyncSessionStore):
                 return
 
             async def copy(layer: AsyncSessionStore) -> object:
-                return await layer.touch(session_id, ttl=remaining)
+                return await layer.touch(session_id)
 
-            await self._copy(index, session_id, "touch", copy)
+            await self._copy(index, session_id, "touch", copy, meta)
 
         return await self._write(session_id, write, mirror)
 
@@ -423,10 +436,10 @@ class AsyncLayeredStore(AsyncSessionStore):
             return
 
         async def copy(layer: AsyncSessionStore) -> object:
-            return await layer.save(session_id, conversation, ttl=remaining, labels=meta.labels)
+            return await layer.save(session_id, conversation, labels=meta.labels)
 
         for index in range(found):
-            if await self._copy(index, session_id, "write back", copy):
+            if await self._copy(index, session_id, "write back", copy, meta):
                 next(self._counters[index].write_backs)
 
     async def get_metadata(self, session_id: str) -> SessionMetadata:

@@ -133,10 +133,26 @@ class LayeredStore(SessionStore):
         session_id: str,
         action: str,
         copy: Callable[[SessionStore], Result[object]],
+        original: SessionMetadata | None = None,
     ) -> bool:
-        """Apply ``copy`` to one faster layer; on failure drop that layer's copy."""
+        """Apply ``copy`` to one faster layer; on failure drop that layer's copy.
+
+        Copies keep their layer's own TTL (``ttl=DEFAULT``) but never outlive
+        ``original``: a copy that would is touched down to the original's expiry.
+        """
+        layer = self._layers[index]
         try:
-            copy(self._layers[index])
+            result = copy(layer)
+            if (
+                original is not None
+                and original.expires_at is not None
+                and isinstance(result, SessionMetadata)
+                and (result.expires_at is None or result.expires_at > original.expires_at)
+            ):
+                remaining = self._remaining(original)
+                if remaining == 0.0:
+                    raise VersionConflict(session_id, 0, 0)  # expired meanwhile: drop it
+                layer.touch(session_id, ttl=remaining)
         except SessionNotFound:
             return False  # nothing cached there: nothing to keep in step
         except VersionConflict:
@@ -237,9 +253,9 @@ class LayeredStore(SessionStore):
                 return
 
             def copy(layer: SessionStore) -> object:
-                return layer.save(session_id, conversation, ttl=remaining, labels=meta.labels)
+                return layer.save(session_id, conversation, labels=meta.labels)
 
-            self._copy(index, session_id, "save", copy)
+            self._copy(index, session_id, "save", copy, meta)
 
         return self._write(session_id, write, mirror)
 
@@ -259,14 +275,11 @@ class LayeredStore(SessionStore):
             def copy(layer: SessionStore) -> object:
                 # Extend the copy only if it held exactly what the authority held before.
                 held = layer.get_metadata(session_id)
-                remaining = self._remaining(meta)
-                if held.message_count + len(messages) != meta.message_count or remaining == 0.0:
+                if held.message_count + len(messages) != meta.message_count:
                     raise VersionConflict(session_id, held.version, held.version)
-                return layer.append(
-                    session_id, *messages, ttl=remaining, expected_version=held.version
-                )
+                return layer.append(session_id, *messages, expected_version=held.version)
 
-            self._copy(index, session_id, "append", copy)
+            self._copy(index, session_id, "append", copy, meta)
 
         return self._write(session_id, write, mirror)
 
@@ -298,9 +311,9 @@ class LayeredStore(SessionStore):
                 return
 
             def copy(layer: SessionStore) -> object:
-                return layer.touch(session_id, ttl=remaining)
+                return layer.touch(session_id)
 
-            self._copy(index, session_id, "touch", copy)
+            self._copy(index, session_id, "touch", copy, meta)
 
         return self._write(session_id, write, mirror)
 
@@ -424,10 +437,10 @@ class LayeredStore(SessionStore):
             return
 
         def copy(layer: SessionStore) -> object:
-            return layer.save(session_id, conversation, ttl=remaining, labels=meta.labels)
+            return layer.save(session_id, conversation, labels=meta.labels)
 
         for index in range(found):
-            if self._copy(index, session_id, "write back", copy):
+            if self._copy(index, session_id, "write back", copy, meta):
                 next(self._counters[index].write_backs)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
