@@ -50,6 +50,9 @@ RENAMES: dict[str, str] = {
     "AsyncNursery": "Nursery",
     "AsyncResult": "Result",
     "arun_blocking": "run_blocking",
+    "aensure_asyncio": "ensure_asyncio",
+    # optional drivers
+    "aredis_driver": "redis_driver",
 }
 
 # unasync's own renames (unasync._ASYNC_TO_SYNC): allowed to appear on the async side.

@@ -7,6 +7,7 @@ from ._async.cache import AsyncCacheStore
 from ._async.layered import AsyncLayeredStore
 from ._async.memory import AsyncInMemoryStore
 from ._async.open import open_async_store
+from ._async.redis import AsyncRedisStore
 from ._async.sqlite import AsyncSQLiteStore
 from ._errors import (
     BackendError,
@@ -27,6 +28,7 @@ from ._sync.cache import CacheStore
 from ._sync.layered import LayeredStore
 from ._sync.memory import InMemoryStore
 from ._sync.open import open_store
+from ._sync.redis import RedisStore
 from ._sync.sqlite import SQLiteStore
 from ._validation import DEFAULT
 
@@ -36,6 +38,7 @@ __all__ = [
     "AsyncCacheStore",
     "AsyncInMemoryStore",
     "AsyncLayeredStore",
+    "AsyncRedisStore",
     "AsyncSQLiteStore",
     "AsyncSessionStore",
     "BackendError",
@@ -50,6 +53,7 @@ __all__ = [
     "LayeredStore",
     "Message",
     "Page",
+    "RedisStore",
     "SQLiteStore",
     "SerializationError",
     "SessionError",

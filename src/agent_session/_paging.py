@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from ._metadata import Page, SessionMetadata
 from ._validation import check_limit
 
-__all__ = ["FindQuery", "decode_cursor", "encode_cursor", "page_of"]
+__all__ = ["FindQuery", "decode_cursor", "encode_cursor", "page_of", "prefix_upper_bound"]
 
 
 def encode_cursor(updated_at: float, session_id: str) -> str:
@@ -95,3 +95,15 @@ def page_of(query: FindQuery, candidates: Iterable[SessionMetadata]) -> Page:
     more = len(found) > query.limit
     cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
     return Page(items, cursor)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix`` (None: no bound)."""
+    for i in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[i])
+        if code < 0x10FFFF:
+            nxt = code + 1
+            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded: skip past them
+                nxt = 0xE000
+            return prefix[:i] + chr(nxt)
+    return None

@@ -31,7 +31,7 @@ from ._errors import (
 )
 from ._metadata import EMPTY_LABELS, Page, SessionMetadata
 from ._model import Conversation, Message
-from ._paging import FindQuery, encode_cursor
+from ._paging import FindQuery, encode_cursor, prefix_upper_bound
 from ._serialization import decode_labels, decode_message, encode_labels
 from ._validation import DEFAULT, Limits
 
@@ -480,7 +480,7 @@ class SQLiteEngine:
             # A range on the primary key: UTF-8 byte order is code point order.
             sql += " AND id >= ?"
             params.append(prefix)
-            upper = _prefix_upper_bound(prefix)
+            upper = prefix_upper_bound(prefix)
             if upper is not None:
                 sql += " AND id < ?"
                 params.append(upper)
@@ -524,18 +524,6 @@ class SQLiteEngine:
         more = len(rows) > query.limit
         cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
         return Page(items, cursor)
-
-
-def _prefix_upper_bound(prefix: str) -> str | None:
-    """The least string above every string starting with ``prefix`` (None: no bound)."""
-    for i in range(len(prefix) - 1, -1, -1):
-        code = ord(prefix[i])
-        if code < 0x10FFFF:
-            nxt = code + 1
-            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded: skip past them
-                nxt = 0xE000
-            return prefix[:i] + chr(nxt)
-    return None
 
 
 def sqlite_path(path: object) -> str:

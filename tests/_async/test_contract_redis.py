@@ -1,0 +1,40 @@
+"""The store contract, run against Redis (asyncio only: redis.asyncio needs it)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from agent_session import AsyncCacheStore, AsyncLayeredStore, AsyncRedisStore, AsyncSessionStore
+from agent_session.testing import AsyncStoreContract
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class TestRedisStore(AsyncStoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url: str) -> None:
+        self.url = redis_url
+        self.prefix = f"test:{uuid.uuid4().hex[:8]}:"
+
+    async def make_store(self, **options: Any) -> AsyncSessionStore:
+        return AsyncRedisStore(self.url, prefix=self.prefix, **options)
+
+
+class TestLayeredOverRedis(AsyncStoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url: str) -> None:
+        self.url = redis_url
+        self.prefix = f"test:{uuid.uuid4().hex[:8]}:"
+
+    async def make_store(self, **options: Any) -> AsyncSessionStore:
+        sliding = options.pop("sliding", False)
+        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
+        cache = AsyncCacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
+        durable = AsyncRedisStore(self.url, prefix=self.prefix, **options)
+        return AsyncLayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
