@@ -81,7 +81,9 @@ if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= version then return {'conflict', tostr
 local count = #ARGV - 9
 local size = 0
 for i = 10, #ARGV do size = size + string.len(ARGV[i]) end
-if ARGV[7] ~= '' and count > tonumber(ARGV[7]) then return {'limit', 'messages', tostring(count)} end
+if ARGV[7] ~= '' and count > tonumber(ARGV[7]) then
+  return {'limit', 'messages', tostring(count)}
+end
 if ARGV[8] ~= '' and size > tonumber(ARGV[8]) then return {'limit', 'bytes', tostring(size)} end
 local ttl = choose_ttl(ARGV[4], ARGV[5], own)
 local expires = expiry_of(ttl)
@@ -125,7 +127,9 @@ if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= version then return {'conflict', tostr
 local added = #ARGV - 8
 for i = 9, #ARGV do size = size + string.len(ARGV[i]) end
 count = count + added
-if ARGV[7] ~= '' and count > tonumber(ARGV[7]) then return {'limit', 'messages', tostring(count)} end
+if ARGV[7] ~= '' and count > tonumber(ARGV[7]) then
+  return {'limit', 'messages', tostring(count)}
+end
 if ARGV[8] ~= '' and size > tonumber(ARGV[8]) then return {'limit', 'bytes', tostring(size)} end
 local ttl = choose_ttl(ARGV[4], ARGV[5], own)
 local expires = expiry_of(ttl)

@@ -412,7 +412,7 @@ class AsyncRedisStore(AsyncSessionStore):
             expiries = await pipe.execute()
         now = self._clock()
         live, gone = [], []
-        for session_id, expires in zip(ids, expiries):
+        for session_id, expires in zip(ids, expiries, strict=True):
             if expires is None:
                 gone.append(session_id)
                 continue
@@ -492,7 +492,7 @@ class AsyncRedisStore(AsyncSessionStore):
             rows = await pipe.execute()
         now = self._clock()
         metas = []
-        for session_id, fields in zip(ids, rows):
+        for session_id, fields in zip(ids, rows, strict=True):
             meta = self._meta(session_id, fields)
             if meta is not None and not meta.is_expired(now):
                 metas.append(meta)

@@ -413,7 +413,7 @@ class RedisStore(SessionStore):
             expiries = pipe.execute()
         now = self._clock()
         live, gone = [], []
-        for session_id, expires in zip(ids, expiries):
+        for session_id, expires in zip(ids, expiries, strict=True):
             if expires is None:
                 gone.append(session_id)
                 continue
@@ -493,7 +493,7 @@ class RedisStore(SessionStore):
             rows = pipe.execute()
         now = self._clock()
         metas = []
-        for session_id, fields in zip(ids, rows):
+        for session_id, fields in zip(ids, rows, strict=True):
             meta = self._meta(session_id, fields)
             if meta is not None and not meta.is_expired(now):
                 metas.append(meta)
