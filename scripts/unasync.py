@@ -48,11 +48,14 @@ RENAMES: dict[str, str] = {
     "aclose": "close",
     # _concurrency shims
     "AsyncNursery": "Nursery",
+    "AsyncLock": "Lock",
     "AsyncResult": "Result",
     "arun_blocking": "run_blocking",
     "aensure_asyncio": "ensure_asyncio",
     # optional drivers
     "aredis_driver": "redis_driver",
+    "apostgres_driver": "postgres_driver",
+    "AsyncConnectionPool": "ConnectionPool",
 }
 
 # unasync's own renames (unasync._ASYNC_TO_SYNC): allowed to appear on the async side.

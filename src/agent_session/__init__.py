@@ -7,6 +7,7 @@ from ._async.cache import AsyncCacheStore
 from ._async.layered import AsyncLayeredStore
 from ._async.memory import AsyncInMemoryStore
 from ._async.open import open_async_store
+from ._async.postgres import AsyncPostgresStore
 from ._async.redis import AsyncRedisStore
 from ._async.sqlite import AsyncSQLiteStore
 from ._errors import (
@@ -28,6 +29,7 @@ from ._sync.cache import CacheStore
 from ._sync.layered import LayeredStore
 from ._sync.memory import InMemoryStore
 from ._sync.open import open_store
+from ._sync.postgres import PostgresStore
 from ._sync.redis import RedisStore
 from ._sync.sqlite import SQLiteStore
 from ._validation import DEFAULT
@@ -38,6 +40,7 @@ __all__ = [
     "AsyncCacheStore",
     "AsyncInMemoryStore",
     "AsyncLayeredStore",
+    "AsyncPostgresStore",
     "AsyncRedisStore",
     "AsyncSQLiteStore",
     "AsyncSessionStore",
@@ -53,6 +56,7 @@ __all__ = [
     "LayeredStore",
     "Message",
     "Page",
+    "PostgresStore",
     "RedisStore",
     "SQLiteStore",
     "SerializationError",

@@ -1,0 +1,58 @@
+# This file is generated from _async/test_contract_postgres.py by scripts/unasync.py: do not edit.
+"""The store contract, run against PostgreSQL (asyncio only: psycopg's async needs it)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from agent_session import (
+    CacheStore,
+    LayeredStore,
+    PostgresStore,
+    SessionStore,
+)
+from agent_session.testing import StoreContract
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def table_prefix(postgres_dsn: str) -> Iterator[str]:
+    """A fresh table prefix per test; its tables and functions are dropped afterwards."""
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    yield prefix
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        for table in ("messages", "sessions", "schema"):
+            conn.execute(f'DROP TABLE IF EXISTS "{prefix}{table}" CASCADE')
+        for function in ("write", "pop", "lock"):
+            conn.execute(f'DROP FUNCTION IF EXISTS "{prefix}{function}" CASCADE')
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres_dsn: str, table_prefix: str) -> None:
+        self.dsn, self.prefix = postgres_dsn, table_prefix
+
+    def make_store(self, **options: Any) -> SessionStore:
+        return PostgresStore(self.dsn, table_prefix=self.prefix, **options)
+
+
+class TestLayeredOverPostgres(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres_dsn: str, table_prefix: str) -> None:
+        self.dsn, self.prefix = postgres_dsn, table_prefix
+
+    def make_store(self, **options: Any) -> SessionStore:
+        sliding = options.pop("sliding", False)
+        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
+        cache = CacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
+        durable = PostgresStore(self.dsn, table_prefix=self.prefix, **options)
+        return LayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
