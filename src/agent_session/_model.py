@@ -148,6 +148,10 @@ class Message:
     def __hash__(self) -> int:
         return hash((self.role, self.content, self.name, self.tool_calls, self.tool_call_id))
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Read-only mappings cannot be pickled: go through the plain OpenAI shape.
+        return (Message.from_dict, (self.to_dict(),))
+
     def to_dict(self) -> dict[str, Any]:
         """The OpenAI chat-message shape, omitting empty optional fields.
 
