@@ -142,7 +142,7 @@ class AsyncPostgresStore(AsyncSessionStore):
         ident = psycopg.sql.Identifier
 
         def name(suffix: str) -> str:
-            return ident(schema, table_prefix + suffix).as_string(None)
+            return str(ident(schema, table_prefix + suffix).as_string(None))
 
         self._names = {
             "sessions": name("sessions"),

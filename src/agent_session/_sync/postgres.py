@@ -143,7 +143,7 @@ class PostgresStore(SessionStore):
         ident = psycopg.sql.Identifier
 
         def name(suffix: str) -> str:
-            return ident(schema, table_prefix + suffix).as_string(None)
+            return str(ident(schema, table_prefix + suffix).as_string(None))
 
         self._names = {
             "sessions": name("sessions"),
