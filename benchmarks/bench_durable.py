@@ -180,22 +180,23 @@ def postgres_floor(dsn: str, ops: int) -> Row:
 def openai_sqlite_session(directory: str, ops: int) -> Row | None:
     """The OpenAI Agents SDK's SQLiteSession doing the same get/add work."""
     try:
-        from agents import SQLiteSession
+        import agents
     except ImportError:
         return None
+    session_class: Any = agents.SQLiteSession  # typed loosely: the SDK is optional here
     row: Row = {}
 
     async def run() -> None:
         path = os.path.join(directory, "openai.db")
         for n in (10, 100, 1000):
-            session = SQLiteSession(f"append-{n}", path)
-            await session.add_items(conversation(n).to_dicts())  # type: ignore[arg-type]
+            session = session_class(f"append-{n}", path)
+            await session.add_items(conversation(n).to_dicts())
             add_one = _openai_adder(session)
             row[f"append@{n}"] = median_us(await atimed(add_one, ops))
-        small = SQLiteSession("load20", path)
-        await small.add_items(conversation(20).to_dicts())  # type: ignore[arg-type]
-        large = SQLiteSession("load1000", path)
-        await large.add_items(conversation(1000).to_dicts())  # type: ignore[arg-type]
+        small = session_class("load20", path)
+        await small.add_items(conversation(20).to_dicts())
+        large = session_class("load1000", path)
+        await large.add_items(conversation(1000).to_dicts())
         row["load 20"] = median_us(await atimed(small.get_items, ops))
         row["load 1000"] = median_us(await atimed(large.get_items, max(ops // 10, 5)))
 

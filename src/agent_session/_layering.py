@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any
 
 from ._metadata import LayerStats
 
@@ -21,9 +20,9 @@ __all__ = ["Coherence", "LayerCounters"]
 
 
 def _value(counter: itertools.count[int]) -> int:
-    # itertools.count has no getter; its pickle state holds the next value.
-    state: Any = counter.__reduce__()
-    return int(state[1][0])
+    # itertools.count has no getter (and its pickle support is going away in 3.14);
+    # its repr, "count(N)", shows the next value without consuming it.
+    return int(repr(counter)[6:-1])
 
 
 class LayerCounters:
