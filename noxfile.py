@@ -55,7 +55,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def examples(session: nox.Session) -> None:
     """Run every examples/*.py; each exits non-zero if what it shows went wrong."""
-    session.install(".")
+    session.install(".", "trio>=0.25")  # async_trio.py runs under trio
     scripts = sorted((ROOT / "examples").glob("*.py"))
     if not scripts:
         session.error("no examples found in examples/")

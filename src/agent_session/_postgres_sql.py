@@ -1,7 +1,7 @@
 """The SQL behind both halves of the PostgreSQL store, written once.
 
 Nothing here imports psycopg, so ``import agent_session`` works without the
-``postgres`` extra; the store modules import the driver when a store is built.
+``postgres`` extra; the stores load the driver (``_drivers``) when one is built.
 
 Layout (every name carries the store's ``table_prefix``, in its ``schema``):
 
@@ -37,7 +37,6 @@ import re
 from typing import Final
 
 __all__ = [
-    "MISSING_DRIVER",
     "SCHEMA_VERSION",
     "PostgresSQL",
     "check_identifiers",
@@ -45,10 +44,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION: Final = 1
-
-MISSING_DRIVER: Final = (
-    "{name} needs the psycopg and psycopg_pool packages: pip install agent-session[postgres]"
-)
 
 _PREFIX = re.compile(r"[A-Za-z0-9_]{0,40}")
 _NAMEDATALEN = 63  # PostgreSQL truncates longer identifiers
@@ -121,6 +116,7 @@ class PostgresSQL:
         # -- schema ----------------------------------------------------------------------
         self.schema_exists = "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s"
         self.create_schema = f"CREATE SCHEMA IF NOT EXISTS {q_schema}"
+        self.version_table_exists = "SELECT to_regclass(%s)"
         self.create_version_table = (
             f"CREATE TABLE IF NOT EXISTS {version_table} (version integer NOT NULL)"
         )
