@@ -55,10 +55,10 @@ from ._validation import (
     check_positive_int,
     check_prefix,
     check_session_id,
-    check_ttl,
+    resolve_ttl_arg,
 )
 
-__all__ = ["DEFAULT_STRIPES", "StripedCore", "resolve_ttl_arg"]
+__all__ = ["DEFAULT_STRIPES", "StripedCore"]
 
 DEFAULT_STRIPES = 16
 _READ_BUFFER = 1024  # recent reads remembered per stripe between two writes
@@ -144,11 +144,6 @@ class _Stripe:
 
 class _Full(Exception):
     """Internal: the store is at capacity (retried once after purging expired sessions)."""
-
-
-def resolve_ttl_arg(ttl: TTLArg) -> float | None | object:
-    """``DEFAULT`` as is, else validated seconds or None."""
-    return ttl if ttl is DEFAULT else check_ttl(ttl)
 
 
 class StripedCore:

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import Enum
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from ._errors import CapacityExceeded, InvalidSessionId
 from ._metadata import EMPTY_LABELS
-from ._model import Message
+from ._model import Conversation, Message
 from ._serialization import message_size
 
 __all__ = [
@@ -31,7 +31,11 @@ __all__ = [
     "check_prefix",
     "check_session_id",
     "check_labels",
+    "check_append",
+    "check_save",
     "check_ttl",
+    "resolve_ttl_arg",
+    "WriteArgs",
 ]
 
 MAX_SESSION_ID_LENGTH: Final = 512
@@ -228,3 +232,55 @@ class Limits:
                 "raise the limit",
                 session_id=session_id,
             )
+
+
+def resolve_ttl_arg(ttl: TTLArg) -> float | None | Default:
+    """``DEFAULT`` as is, else validated seconds or None."""
+    return ttl if ttl is DEFAULT else check_ttl(ttl)
+
+
+class WriteArgs(NamedTuple):
+    """The checked arguments of a ``save`` or ``append``, ready for a backend."""
+
+    messages: list[Message]
+    ttl: float | None | Default
+    expected_version: int | None
+    labels: Mapping[str, str] | None
+
+
+def check_save(
+    session_id: object,
+    conversation: object,
+    ttl: TTLArg,
+    expected_version: object,
+    labels: object,
+    limits: Limits,
+) -> WriteArgs:
+    """Check everything ``save`` was given, before any backend is touched."""
+    check_session_id(session_id)
+    if not isinstance(conversation, Conversation):
+        raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
+    messages = list(conversation)
+    args = WriteArgs(
+        messages,
+        resolve_ttl_arg(ttl),
+        check_expected_version(expected_version),
+        None if labels is None else check_labels(labels),
+    )
+    limits.check_each(session_id, messages)  # type: ignore[arg-type]  # checked above
+    return args
+
+
+def check_append(
+    session_id: object,
+    messages: Iterable[object],
+    ttl: TTLArg,
+    expected_version: object,
+    limits: Limits,
+) -> WriteArgs:
+    """Check everything ``append`` was given, before any backend is touched."""
+    check_session_id(session_id)
+    new = list(check_messages(messages))
+    args = WriteArgs(new, resolve_ttl_arg(ttl), check_expected_version(expected_version), None)
+    limits.check_each(session_id, new)  # type: ignore[arg-type]  # checked above
+    return args

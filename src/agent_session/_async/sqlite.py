@@ -13,28 +13,27 @@ from .._model import Conversation, Message
 from .._paging import FindQuery
 from .._serialization import encode_message, message_size
 from .._sqlite_engine import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
-from .._striped import resolve_ttl_arg
 from .._validation import (
     DEFAULT,
     Clock,
     Limits,
     TTLArg,
+    check_append,
     check_clock,
-    check_expected_version,
-    check_labels,
     check_last,
     check_limit,
-    check_messages,
     check_prefix,
+    check_save,
     check_session_id,
     check_ttl,
+    resolve_ttl_arg,
 )
 from .base import AsyncSessionStore
 
 __all__ = ["AsyncSQLiteStore"]
 
 
-def _bodies(messages: tuple[Message, ...] | list[Message]) -> list[tuple[str, int]]:
+def _bodies(messages: list[Message]) -> list[tuple[str, int]]:
     return [(encode_message(message), message_size(message)) for message in messages]
 
 
@@ -110,18 +109,11 @@ class AsyncSQLiteStore(AsyncSessionStore):
         labels: Mapping[str, str] | None = None,
     ) -> SessionMetadata:
         self._engine.check_open()
-        check_session_id(session_id)
-        if not isinstance(conversation, Conversation):
-            raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
-        messages = list(conversation)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        new_labels = None if labels is None else check_labels(labels)
-        self._limits.check_each(session_id, messages)
-        bodies = _bodies(messages)
+        args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
+        bodies = _bodies(args.messages)
         size = sum(n for _, n in bodies)
         return await arun_blocking(
-            self._engine.save, session_id, bodies, size, ttl_arg, expected_version, new_labels
+            self._engine.save, session_id, bodies, size, args.ttl, expected_version, args.labels
         )
 
     async def append(
@@ -132,15 +124,11 @@ class AsyncSQLiteStore(AsyncSessionStore):
         expected_version: int | None = None,
     ) -> SessionMetadata:
         self._engine.check_open()
-        check_session_id(session_id)
-        new = check_messages(messages)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        self._limits.check_each(session_id, new)
-        bodies = _bodies(new)
+        args = check_append(session_id, messages, ttl, expected_version, self._limits)
+        bodies = _bodies(args.messages)
         added = sum(n for _, n in bodies)
         return await arun_blocking(
-            self._engine.append, session_id, bodies, added, ttl_arg, expected_version
+            self._engine.append, session_id, bodies, added, args.ttl, expected_version
         )
 
     async def load(self, session_id: str, *, last: int | None = None) -> Conversation:

@@ -25,21 +25,20 @@ from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
 from .._serialization import decode_labels, decode_message, encode_labels, encode_message
-from .._striped import resolve_ttl_arg
 from .._validation import (
     DEFAULT,
     Clock,
     Limits,
     TTLArg,
+    check_append,
     check_clock,
-    check_expected_version,
-    check_labels,
     check_last,
     check_limit,
-    check_messages,
     check_prefix,
+    check_save,
     check_session_id,
     check_ttl,
+    resolve_ttl_arg,
 )
 from .base import SessionStore
 
@@ -250,21 +249,14 @@ class RedisStore(SessionStore):
         labels: Mapping[str, str] | None = None,
     ) -> SessionMetadata:
         self._check()
-        check_session_id(session_id)
-        if not isinstance(conversation, Conversation):
-            raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
-        messages = list(conversation)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        new_labels = "" if labels is None else encode_labels(check_labels(labels))
-        self._limits.check_each(session_id, messages)
+        checked = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
         args = [
             *self._common(session_id),
-            *self._ttl_args(ttl_arg),
+            *self._ttl_args(checked.ttl),
             "" if expected_version is None else str(expected_version),
             *self._limit_args(),
-            new_labels,
-            *(encode_message(message) for message in messages),
+            "" if checked.labels is None else encode_labels(checked.labels),
+            *(encode_message(message) for message in checked.messages),
         ]
         with self._backend():
             reply = self._save(keys=self._keys(session_id), args=args)
@@ -278,17 +270,13 @@ class RedisStore(SessionStore):
         expected_version: int | None = None,
     ) -> SessionMetadata:
         self._check()
-        check_session_id(session_id)
-        new = check_messages(messages)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        self._limits.check_each(session_id, new)
+        checked = check_append(session_id, messages, ttl, expected_version, self._limits)
         args = [
             *self._common(session_id),
-            *self._ttl_args(ttl_arg),
+            *self._ttl_args(checked.ttl),
             "" if expected_version is None else str(expected_version),
             *self._limit_args(),
-            *(encode_message(message) for message in new),
+            *(encode_message(message) for message in checked.messages),
         ]
         with self._backend():
             reply = self._append(keys=self._keys(session_id), args=args)
