@@ -56,6 +56,7 @@ RENAMES: dict[str, str] = {
     "aredis_driver": "redis_driver",
     "apostgres_driver": "postgres_driver",
     "AsyncConnectionPool": "ConnectionPool",
+    "AsyncConnection": "Connection",
 }
 
 # unasync's own renames (unasync._ASYNC_TO_SYNC): allowed to appear on the async side.

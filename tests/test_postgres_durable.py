@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -13,6 +12,7 @@ from durable_checks import (
     check_cross_process_appends,
     check_kill_keeps_acknowledged,
 )
+from postgres_helpers import drop_tables, new_prefix, terminate
 from psycopg_pool import ConnectionPool
 
 from agent_session import (
@@ -26,13 +26,9 @@ from agent_session import (
 
 @pytest.fixture
 def prefix(postgres_dsn: str) -> Iterator[str]:
-    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    prefix = new_prefix()
     yield prefix
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        for table in ("messages", "sessions", "schema"):
-            conn.execute(f'DROP TABLE IF EXISTS "{prefix}{table}" CASCADE')
-        for function in ("write", "pop", "lock"):
-            conn.execute(f'DROP FUNCTION IF EXISTS "{prefix}{function}" CASCADE')
+    drop_tables(postgres_dsn, prefix)
 
 
 def url(dsn: str, prefix: str) -> str:
@@ -48,11 +44,7 @@ def test_prefixes_isolate_stores(postgres_dsn: str, prefix: str) -> None:
                 assert not two.exists("s")
                 assert two.list_sessions() == []
     finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            for table in ("messages", "sessions", "schema"):
-                conn.execute(f'DROP TABLE IF EXISTS "{other}{table}" CASCADE')
-            for function in ("write", "pop", "lock"):
-                conn.execute(f'DROP FUNCTION IF EXISTS "{other}{function}" CASCADE')
+        drop_tables(postgres_dsn, other)
 
 
 def test_callers_pool_is_not_closed(postgres_dsn: str, prefix: str) -> None:
@@ -94,15 +86,12 @@ def test_unreachable_server_raises_backend_error_promptly(prefix: str) -> None:
 
 
 def test_killed_connections_are_replaced(postgres_dsn: str, prefix: str) -> None:
-    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+    # Kill only this store's connections: other tests share the server.
+    name = f"agent-session-{prefix}"
+    options = {"kwargs": {"application_name": name}}
+    with PostgresStore(postgres_dsn, table_prefix=prefix, pool_kwargs=options) as store:
         store.append("s", Message("user", "before"))
-        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND application_name <> 'keep'"
-            ).fetchone()
-        assert killed is not None and killed[0] >= 1
+        assert terminate(postgres_dsn, name) >= 1
         store.append("s", Message("user", "after"))  # the pool replaces the dead connection
         assert [m.content for m in store.load("s")] == ["before", "after"]
 

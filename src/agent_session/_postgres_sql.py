@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import select
 from typing import Final
 
 __all__ = [
@@ -80,21 +81,25 @@ def connection_usable(conn: object) -> bool:
     """True if a pooled, idle connection still looks alive, without a round trip.
 
     An idle connection receives nothing unless the server is going away (a
-    ``pg_terminate_backend``, a restart): read whatever is there without
-    blocking. libpq reports a closed socket on the read after the one that
-    drained the server's farewell, hence two reads. A connection that fails here
-    is discarded by the pool.
+    ``pg_terminate_backend``, a shutdown sends a FATAL error, then closes the
+    socket): one that has anything to read is discarded, and the pool replaces it.
     """
     pgconn = conn.pgconn  # type: ignore[attr-defined]  # any psycopg connection
     # libpq's CONNECTION_OK and PQTRANS_IDLE are both 0.
     if pgconn.status != 0 or pgconn.transaction_status != 0:
         return False
     try:
-        pgconn.consume_input()
-        pgconn.consume_input()
-    except Exception:  # noqa: BLE001  # psycopg.OperationalError: the socket is gone
+        return not _readable(pgconn.socket)
+    except Exception:  # noqa: BLE001  # OSError, or psycopg's OperationalError: no socket
         return False
-    return bool(pgconn.status == 0)
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
 
 
 class PostgresSQL:

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
+from postgres_helpers import drop_tables, new_prefix
 
 from agent_session import (
     CacheStore,
@@ -26,14 +25,10 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def table_prefix(postgres_dsn: str) -> Iterator[str]:
-    """A fresh table prefix per test; its tables and functions are dropped afterwards."""
-    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    """A fresh table prefix per test; its tables are dropped afterwards."""
+    prefix = new_prefix()
     yield prefix
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        for table in ("messages", "sessions", "schema"):
-            conn.execute(f'DROP TABLE IF EXISTS "{prefix}{table}" CASCADE')
-        for function in ("write", "pop", "lock"):
-            conn.execute(f'DROP FUNCTION IF EXISTS "{prefix}{function}" CASCADE')
+    drop_tables(postgres_dsn, prefix)
 
 
 class TestPostgresStore(StoreContract):

@@ -25,7 +25,6 @@ from .._model import Conversation, Message
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
 from .._postgres_sql import SCHEMA_VERSION, PostgresSQL, check_identifiers, connection_usable
 from .._serialization import decode_labels, decode_message, encode_labels, encode_message
-from .._striped import resolve_ttl_arg
 from .._validation import (
     DEFAULT,
     Clock,
@@ -40,6 +39,7 @@ from .._validation import (
     check_prefix,
     check_session_id,
     check_ttl,
+    resolve_ttl_arg,
 )
 from .base import AsyncSessionStore
 
@@ -158,7 +158,7 @@ class AsyncPostgresStore(AsyncSessionStore):
                 raise ValueError(f"invalid PostgreSQL DSN: {exc}") from None
             options = dict(pool_kwargs or {})
             if "open" in options:
-                raise ValueError("pool_kwargs cannot set 'open': the store opens its pool on first use")
+                raise ValueError("pool_kwargs cannot set 'open': the store opens its pool itself")
             # Autocommit: each statement is its own transaction, one round trip with no
             # BEGIN/COMMIT around it; every write here is a single statement.
             connect_kwargs: dict[str, Any] = {"autocommit": True}
@@ -265,7 +265,7 @@ class AsyncPostgresStore(AsyncSessionStore):
     async def _checkout(self, pool: AsyncConnectionPool[Any]) -> AsyncConnection[Any]:
         """A connection from the pool, skipping any the server has dropped meanwhile."""
         while True:
-            conn = await pool.getconn()
+            conn: AsyncConnection[Any] = await pool.getconn()
             if connection_usable(conn):
                 return conn
             # Killed (pg_terminate_backend, a server restart): the pool replaces it.
@@ -290,9 +290,7 @@ class AsyncPostgresStore(AsyncSessionStore):
                 if not (retry and attempt == 0 and conn.closed):
                     raise
             finally:
-                if conn.pgconn.transaction_status not in (0, 4):  # not idle, not gone
-                    await conn.rollback()  # failed in a caller's non-autocommit transaction
-                await pool.putconn(conn)
+                await pool.putconn(conn)  # rolls back what a failed statement left open
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run(
@@ -466,9 +464,7 @@ class AsyncPostgresStore(AsyncSessionStore):
         rows = await self._run(self._sql.touch, params)
         if not rows:
             raise SessionNotFound(session_id)
-        created_at, updated_at, old_expiry, count, size, version, labels, expires_at, done = rows[
-            0
-        ]
+        created_at, updated_at, old_expiry, count, size, version, labels, expires_at, done = rows[0]
         if not done:
             raise SessionExpired(session_id, old_expiry)
         return SessionMetadata(
@@ -618,9 +614,7 @@ class AsyncPostgresStore(AsyncSessionStore):
         }
         rows = await self._run(sql, params, retry=True)
         items = [
-            SessionMetadata(
-                row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7])
-            )
+            SessionMetadata(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7]))
             for row in rows[: query.limit]
         ]
         more = len(rows) > query.limit

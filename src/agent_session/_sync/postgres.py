@@ -1,19 +1,19 @@
 # This file is generated from _async/postgres.py by scripts/unasync.py: do not edit.
-"""``PostgresStore``: sessions in PostgreSQL (psycopg 3 and its pool)."""
+"""``PostgresStore``: sessions in PostgreSQL, through psycopg 3 and its connection pool."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from .._concurrency import Lock, ensure_asyncio
 from .._drivers import postgres_driver
 from .._errors import (
-    CapacityExceeded,
+    BackendError,
     SerializationError,
     SessionExpired,
     SessionNotFound,
@@ -24,9 +24,8 @@ from .._errors import (
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
-from .._postgres_schema import SCHEMA_VERSION, advisory_key, migrations
-from .._serialization import decode_message, encode_message, message_size
-from .._striped import resolve_ttl_arg
+from .._postgres_sql import SCHEMA_VERSION, PostgresSQL, check_identifiers, connection_usable
+from .._serialization import decode_labels, decode_message, encode_labels, encode_message
 from .._validation import (
     DEFAULT,
     Clock,
@@ -41,62 +40,81 @@ from .._validation import (
     check_prefix,
     check_session_id,
     check_ttl,
+    resolve_ttl_arg,
 )
 from .base import SessionStore
 
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg_pool import ConnectionPool
+
 __all__ = ["PostgresStore"]
 
-_PAGE = 500
-_META = "id, created_at, updated_at, expires_at, message_count, size_bytes, version, labels"
+_ITER_PAGE = 500
+# A write that finds its session changed between its statement and the look at why it
+# wrote nothing tries again; this many times at most (it takes a storm of writers).
+_ATTEMPTS = 50
 
 
-def _meta(row: Any) -> SessionMetadata:
-    labels = row[7] or {}
-    return SessionMetadata(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        dict(labels) if labels else EMPTY_LABELS,
-    )
+def _expired(expires_at: float | None, now: float) -> bool:
+    return expires_at is not None and expires_at <= now
+
+
+def _labels(text: str) -> Mapping[str, str]:
+    return EMPTY_LABELS if text == "{}" else MappingProxyType(decode_labels(text))
+
+
+def _check_no_nul(labels: Mapping[str, str]) -> None:
+    for key, value in labels.items():
+        if "\x00" in key or "\x00" in value:
+            raise ValueError(
+                f"PostgreSQL cannot store the NUL character in labels ({key!r}: {value!r}): "
+                "remove it"
+            )
 
 
 class PostgresStore(SessionStore):
-    """Sessions in PostgreSQL: a row per session and a row per message.
+    """Sessions in PostgreSQL: durable, shared by every process that uses the same tables.
 
-    Every write is one round trip: a call of a PL/pgSQL function that locks the
-    session's row, so concurrent writers in any number of processes never lose a
-    message, and ``append`` inserts only the new rows. The schema (tables,
-    indexes, functions) is created and migrated on first use under an advisory
-    lock; ``schema`` and ``table_prefix`` let several applications share a
-    database. The async flavour needs asyncio (psycopg's async connections do not
-    run under trio) and says so under trio.
+    Built on psycopg 3 and psycopg_pool (``pip install agent-session[postgres]``). The
+    tables are created, or migrated, on first use, under an advisory lock so that
+    processes opening a fresh database at once are safe. One row per message: every
+    write is one SQL statement, hence one round trip and one transaction; ``append``
+    never reads or rewrites the conversation, and ``load(last=N)`` reads N rows.
 
-    :param dsn_or_pool: a connection string (the store owns its pool and closes it)
-        or a psycopg_pool pool of yours (``ConnectionPool`` for the async store,
-        ``ConnectionPool`` for the sync one; never closed by the store)
-    :param schema: the PostgreSQL schema holding the tables (it must exist)
-    :param table_prefix: the start of every table and function name
-    :param default_ttl: seconds or ``timedelta`` a session lives after its last
-        write; None: forever
+    The async flavour runs on asyncio only (psycopg's async connections need it): under
+    trio every call raises a clear ``RuntimeError``; use the blocking
+    :class:`PostgresStore` in a worker thread there. The sync flavour works anywhere.
+
+    :param dsn_or_pool: a libpq connection string or URL (the store makes its own pool,
+        opens it on first use and closes it on close), or an open pool of the caller's
+        (used as is, never closed by the store)
+    :param schema: the PostgreSQL schema holding the tables; created if missing
+    :param table_prefix: prefix of the table names (letters, digits, underscores), so
+        several stores can share a database without seeing each other
+    :param default_ttl: seconds or ``timedelta`` a session lives after its last write;
+        None: forever
     :param sliding: True: a ``load`` restarts the TTL too
-    :param clock: a zero-argument callable returning epoch seconds
+    :param clock: a zero-argument callable returning epoch seconds; every time the
+        store writes or compares comes from it, never from the server
     :param max_messages: at most this many messages per session
     :param max_message_bytes: at most this many bytes per message (wire form)
     :param max_session_bytes: at most this many bytes per session (wire form)
-    :param connect_timeout: seconds to wait for a connection before raising
-        :class:`BackendError`
-    :param pool_kwargs: more arguments for the pool the store creates
+    :param connect_timeout: seconds to wait for a connection (the libpq
+        ``connect_timeout`` unless the DSN sets one, and the pool's wait) before
+        raising :class:`BackendError`; with a pool of the caller's, its own timeout rules
+    :param pool_kwargs: extra arguments for the pool made from a DSN (``min_size``,
+        default 1; ``max_size``, default 10; ``kwargs`` for each connection, ...)
+    :raises ImportError: if psycopg or psycopg_pool is not installed
+    :raises TypeError: on an argument of the wrong type
+    :raises ValueError: on a bad DSN, identifier, TTL, limit or timeout
     """
 
     name = "postgres"
 
     def __init__(
         self,
-        dsn_or_pool: Any,
+        dsn_or_pool: str | ConnectionPool[Any],
         *,
         schema: str = "public",
         table_prefix: str = "agent_session_",
@@ -109,180 +127,256 @@ class PostgresStore(SessionStore):
         connect_timeout: float = 5.0,
         pool_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        (psycopg, _pool_module, pool_class), self._errors = postgres_driver()
-        for what, value in (("schema", schema), ("table_prefix", table_prefix)):
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{what} must be a non-empty str, not {value!r}")
+        # Loaded here, not imported at the top: `import agent_session` works without the extra.
+        (psycopg, _, pool_class), errors = postgres_driver()
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
-        timeout = check_ttl(connect_timeout, "connect_timeout") or 5.0
+        self._schema, self._prefix = check_identifiers(schema, table_prefix)
         self._default_ttl = check_ttl(default_ttl, "default_ttl")
         self._sliding = sliding
         self._clock = check_clock(clock)
         self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
-        self._schema, self._prefix = schema, table_prefix
+        timeout = check_ttl(connect_timeout, "connect_timeout")
+        if timeout is None:
+            raise ValueError("connect_timeout must be a positive number of seconds, not None")
+        if pool_kwargs is not None and not isinstance(pool_kwargs, Mapping):
+            raise TypeError(f"pool_kwargs must be a mapping or None, not {pool_kwargs!r}")
+        self._sql = PostgresSQL(self._schema, self._prefix)
+        self._errors = errors
+        self._operational: type[Exception] = psycopg.OperationalError
+        self._tuple_row = psycopg.rows.tuple_row
+        self._closed = False
+        self._ready = False  # tables checked and the pool open
+        self._pool_opened = False
+        self._open_lock = Lock()
+        self._conninfo = ""
+        self._connect_kwargs: dict[str, Any] = {}
+        self._pool: ConnectionPool[Any]
         if isinstance(dsn_or_pool, str):
+            try:
+                params = psycopg.conninfo.conninfo_to_dict(dsn_or_pool)
+            except psycopg.Error as exc:
+                raise ValueError(f"invalid PostgreSQL DSN: {exc}") from None
+            options = dict(pool_kwargs or {})
+            if "open" in options:
+                raise ValueError("pool_kwargs cannot set 'open': the store opens its pool itself")
+            # Autocommit: each statement is its own transaction, one round trip with no
+            # BEGIN/COMMIT around it; every write here is a single statement.
+            connect_kwargs: dict[str, Any] = {"autocommit": True}
+            if "connect_timeout" not in params:
+                connect_kwargs["connect_timeout"] = max(1, math.ceil(timeout))
+            connect_kwargs.update(options.pop("kwargs", None) or {})
+            self._conninfo = dsn_or_pool
+            self._connect_kwargs = connect_kwargs
             self._pool = pool_class(
-                conninfo=dsn_or_pool,
+                dsn_or_pool,
+                kwargs=connect_kwargs,
                 open=False,
-                min_size=1,
-                max_size=10,
-                timeout=timeout,
-                kwargs={"autocommit": True, "connect_timeout": max(1, math.ceil(timeout))},
-                check=pool_class.check_connection,  # drop connections killed meanwhile
-                **dict(pool_kwargs or {}),
+                **{"min_size": 1, "max_size": 10, "timeout": timeout, **options},
             )
             self._owns_pool = True
-        elif hasattr(dsn_or_pool, "connection"):
+            where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+            self._where = f"PostgreSQL at {where}/{params.get('dbname') or ''}"
+        elif isinstance(dsn_or_pool, pool_class):
+            if pool_kwargs is not None:
+                raise ValueError(
+                    "pool_kwargs configures the pool the store makes from a DSN: configure "
+                    "your own pool when you create it"
+                )
             self._pool = dsn_or_pool
             self._owns_pool = False
+            self._where = f"PostgreSQL pool {dsn_or_pool.name!r}"
         else:
             raise TypeError(
-                f"dsn_or_pool must be a DSN or a psycopg_pool pool, not {dsn_or_pool!r}"
+                f"dsn_or_pool must be a DSN (str) or a psycopg_pool {pool_class.__name__}, "
+                f"not {type(dsn_or_pool).__name__}"
             )
-        ident = psycopg.sql.Identifier
 
-        def name(suffix: str) -> str:
-            return str(ident(schema, table_prefix + suffix).as_string(None))
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema holding the tables."""
+        return self._schema
 
-        self._names = {
-            "sessions": name("sessions"),
-            "messages": name("messages"),
-            "schema": name("schema"),
-            "idx_updated": ident(table_prefix + "sessions_updated").as_string(None),
-            "idx_expires": ident(table_prefix + "sessions_expires").as_string(None),
-            "idx_labels": ident(table_prefix + "sessions_labels").as_string(None),
-            "f_lock": name("lock"),
-            "f_write": name("write"),
-            "f_pop": name("pop"),
-        }
-        self._ready = False
-        self._ready_lock = Lock()
-        self._closed = False
+    @property
+    def table_prefix(self) -> str:
+        """The prefix of the table names."""
+        return self._prefix
 
-    # -- plumbing ---------------------------------------------------------------------
+    # -- connections, schema, statements ----------------------------------------------
 
-    def _sql(self, template: str) -> str:
-        return template.format(**self._names)
-
-    def _backend(self) -> map_backend_errors:
-        return map_backend_errors("PostgreSQL", self._errors)
-
-    def _check(self) -> None:
-        ensure_asyncio("PostgresStore")
+    def _check_open(self) -> None:
         if self._closed:
             raise StoreClosed(self.name)
-        if not self._ready:
-            self._prepare()
 
-    def _prepare(self) -> None:
-        """Open the pool and create or migrate the schema, once."""
-        with self._ready_lock:
-            if self._ready:
-                return
-            with self._backend():
-                if self._owns_pool:
-                    self._pool.open()
-                with self._pool.connection() as conn:
-                    with conn.transaction():
-                        key = advisory_key(self._schema, self._prefix)
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-                        conn.execute(
-                            self._sql("CREATE TABLE IF NOT EXISTS {schema} (version integer)")
+    def _open(self) -> ConnectionPool[Any]:
+        """Create or migrate the tables and open our pool, once."""
+        with self._open_lock:
+            self._check_open()
+            if not self._ready:
+                with map_backend_errors(self._where, self._errors):
+                    if self._owns_pool:
+                        # Migrate on a connection of our own: a server that is down, or
+                        # refuses us, fails at once with libpq's reason, not a pool timeout.
+                        conn = self._pool.connection_class.connect(
+                            self._conninfo, **self._connect_kwargs
                         )
-                        row = (
-                            conn.execute(self._sql("SELECT max(version) FROM {schema}"))
-                        ).fetchone()
-                        version = row[0] or 0
-                        if version > SCHEMA_VERSION:
-                            raise SerializationError(
-                                f"the PostgreSQL tables have schema version {version}, newer "
-                                f"than the {SCHEMA_VERSION} this agent-session knows: upgrade "
-                                "agent-session"
-                            )
-                        for step in migrations()[version:]:
-                            conn.execute(self._sql(step))
-                        if version < SCHEMA_VERSION:
-                            conn.execute(self._sql("DELETE FROM {schema}"))
-                            conn.execute(
-                                self._sql("INSERT INTO {schema} (version) VALUES (%s)"),
-                                (SCHEMA_VERSION,),
-                            )
-            self._ready = True
+                        with conn:
+                            self._migrate(conn)
+                        self._pool.open()  # connects in the background
+                        self._pool_opened = True
+                    else:
+                        conn = self._checkout(self._pool)
+                        try:
+                            self._migrate(conn)
+                        finally:
+                            self._pool.putconn(conn)
+                self._ready = True
+        return self._pool
 
-    def _fetch(self, sql: str, params: Any = ()) -> list[Any]:
-        with self._backend():
-            with self._pool.connection() as conn:
-                cursor = conn.execute(self._sql(sql), params)
-                return list(cursor.fetchall())
+    def _migrate(self, conn: Connection[Any]) -> None:
+        sql = self._sql
+        with conn.transaction():
+            cursor = conn.cursor(row_factory=self._tuple_row)
+            # Two processes opening fresh tables at once: one migrates, the other waits
+            # here and then finds the work done.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (sql.lock_key,))
+            cursor.execute(sql.schema_exists, (self._schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.create_schema)
+            cursor.execute(sql.version_table_exists, (sql.version_table,))
+            row = cursor.fetchone()
+            if row is None or row[0] is None:
+                cursor.execute(sql.create_version_table)
+            cursor.execute(sql.read_version)
+            row = cursor.fetchone()
+            version = 0 if row is None or row[0] is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise SerializationError(
+                    f"the tables {self._prefix}* in schema {self._schema!r} have schema "
+                    f"version {version}, newer than the {SCHEMA_VERSION} this agent-session "
+                    "knows: upgrade agent-session"
+                )
+            for steps in sql.migrations[version:]:
+                for statement in steps:
+                    cursor.execute(statement)
+            if version < SCHEMA_VERSION:
+                cursor.execute(sql.clear_version)
+                cursor.execute(sql.write_version, (SCHEMA_VERSION,))
 
-    def _ttl_params(self, ttl: object) -> tuple[str, float | None]:
-        if ttl is DEFAULT:
-            return "D", None
-        if ttl is None:
-            return "N", None
-        return "S", ttl  # type: ignore[return-value]  # validated seconds
+    def _checkout(self, pool: ConnectionPool[Any]) -> Connection[Any]:
+        """A connection from the pool, skipping any the server has dropped meanwhile."""
+        while True:
+            conn: Connection[Any] = pool.getconn()
+            if connection_usable(conn):
+                return conn
+            # Killed (pg_terminate_backend, a server restart): the pool replaces it.
+            conn.close()
+            pool.putconn(conn)
+
+    def _execute(
+        self, pool: ConnectionPool[Any], query: str, params: Mapping[str, Any], retry: bool
+    ) -> list[tuple[Any, ...]]:
+        for attempt in range(2):
+            conn = self._checkout(pool)
+            try:
+                cursor = conn.cursor(row_factory=self._tuple_row)
+                cursor.execute(query, params)
+                rows = cursor.fetchall()
+                if conn.pgconn.transaction_status:  # a caller's pool without autocommit
+                    conn.commit()
+                return rows
+            except self._operational:
+                # A read may run again when its connection died under it (the server
+                # dropped it after the checkout check): the pool has a fresh one.
+                if not (retry and attempt == 0 and conn.closed):
+                    raise
+            finally:
+                pool.putconn(conn)  # rolls back what a failed statement left open
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run(
+        self, query: str, params: Mapping[str, Any], retry: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one statement; driver errors become :class:`BackendError`.
+
+        :param retry: the statement only reads: run it again once if its connection died
+        """
+        pool = self._pool if self._ready else self._open()
+        try:
+            with map_backend_errors(self._where, self._errors):
+                return self._execute(pool, query, params, retry)
+        except BackendError:
+            if self._closed:  # closed while this call waited: say that, not "backend down"
+                raise StoreClosed(self.name) from None
+            raise
+
+    def _fits(self, count: int, size: int) -> bool:
+        limits = self._limits
+        return (limits.max_messages is None or count <= limits.max_messages) and (
+            limits.max_session_bytes is None or size <= limits.max_session_bytes
+        )
 
     def _write(
+        self, query: str, params: dict[str, Any], expected: int | None, append: bool
+    ) -> SessionMetadata:
+        """Run a save/append statement; when it wrote nothing, raise the reason why."""
+        session_id: str = params["id"]
+        n, added = params["n"], params["added"]
+        for _ in range(_ATTEMPTS):
+            params["now"] = now = self._clock()
+            # More than a limit on its own: refused whatever the session holds.
+            rows = self._run(query, params) if self._fits(n, added) else []
+            if rows:
+                row = rows[0]
+                return SessionMetadata(
+                    session_id, row[0], row[1], row[2], row[3], row[4], row[5], _labels(row[6])
+                )
+            state = self._run(self._sql.state, params, retry=True)
+            if state and not _expired(state[0][1], now):
+                version, _, count, size = state[0]
+            else:
+                version, count, size = 0, 0, 0
+            if expected is not None and expected != version:
+                raise VersionConflict(session_id, expected, version)
+            if append:
+                self._limits.check_totals(session_id, count + n, size + added)
+            else:
+                self._limits.check_totals(session_id, n, added)
+            # Neither: the session changed between the two statements; try again.
+        raise BackendError(
+            f"session {session_id!r} kept changing under this write ({_ATTEMPTS} tries): "
+            "nothing was written; retry"
+        )
+
+    def _params(
         self,
         session_id: str,
         messages: tuple[Message, ...] | list[Message],
-        *,
-        replace: bool,
-        ttl: object,
+        ttl_arg: object,
         expected_version: int | None,
-        labels: Mapping[str, str] | None,
-    ) -> SessionMetadata:
-        mode, seconds = self._ttl_params(ttl)
+        labels: str | None,
+    ) -> dict[str, Any]:
         bodies = [encode_message(message) for message in messages]
-        sizes = [message_size(message) for message in messages]
-        rows = self._fetch(
-            "SELECT * FROM {f_write}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, "
-            "%s::text[], %s::integer[])",
-            (
-                session_id,
-                self._clock(),
-                replace,
-                mode,
-                seconds,
-                self._default_ttl,
-                expected_version,
-                self._limits.max_messages,
-                self._limits.max_session_bytes,
-                None if labels is None else json.dumps(dict(labels)),
-                bodies,
-                sizes,
-            ),
-        )
-        status, created, updated, expires, count, size, version, stored_labels = rows[0]
-        if status == "conflict":
-            raise VersionConflict(session_id, expected_version or 0, version)
-        if status == "limit":
-            raise CapacityExceeded(
-                f"session {session_id!r} would hold {count} messages / {size} bytes, over "
-                f"max_messages={self._limits.max_messages} or max_session_bytes="
-                f"{self._limits.max_session_bytes}: start a new session or raise the limit",
-                session_id=session_id,
-            )
-        return SessionMetadata(
-            session_id,
-            created,
-            updated,
-            expires,
-            count,
-            size,
-            version,
-            dict(stored_labels) if stored_labels else EMPTY_LABELS,
-        )
+        sizes = [message._size for message in messages]  # set by encode_message
+        limits = self._limits
+        keep = ttl_arg is DEFAULT
+        return {
+            "id": session_id,
+            "n": len(bodies),
+            "added": sum(sizes),
+            "bodies": bodies,
+            "sizes": sizes,
+            "labels": labels,
+            "keep": keep,
+            # A new (or restarted) session takes this one; ttl=DEFAULT on a live one keeps its own.
+            "ttl": self._default_ttl if keep else ttl_arg,
+            "max_n": limits.max_messages,
+            "max_b": limits.max_session_bytes,
+            "free": expected_version is None,
+            "expected": expected_version,
+        }
 
-    def _missing(self, session_id: str) -> None:
-        """Raise ``SessionExpired`` or ``SessionNotFound`` for a session a write missed."""
-        rows = self._fetch("SELECT expires_at FROM {sessions} WHERE id = %s", (session_id,))
-        if rows and rows[0][0] is not None:
-            raise SessionExpired(session_id, rows[0][0])
-        raise SessionNotFound(session_id)
-
-    # -- writes -----------------------------------------------------------------------
+    # -- writes ---------------------------------------------------------------------------
 
     def save(
         self,
@@ -293,24 +387,25 @@ class PostgresStore(SessionStore):
         expected_version: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> SessionMetadata:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
         if not isinstance(conversation, Conversation):
             raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
         messages = list(conversation)
         ttl_arg = resolve_ttl_arg(ttl)
         check_expected_version(expected_version)
-        new_labels = None if labels is None else check_labels(labels)
-        self._limits.check_each(session_id, messages)
-        self._check()
-        return self._write(
-            session_id,
-            messages,
-            replace=True,
-            ttl=ttl_arg,
-            expected_version=expected_version,
-            labels=new_labels,
-        )
+        labels_json = None
+        if labels is not None:
+            new_labels = check_labels(labels)
+            _check_no_nul(new_labels)
+            labels_json = encode_labels(new_labels)
+        if self._limits.active:
+            self._limits.check_each(session_id, messages)
+        params = self._params(session_id, messages, ttl_arg, expected_version, labels_json)
+        sql = self._sql
+        query = sql.save_upsert if not expected_version else sql.save_update
+        return self._write(query, params, expected_version, append=False)
 
     def append(
         self,
@@ -319,176 +414,172 @@ class PostgresStore(SessionStore):
         ttl: TTLArg = DEFAULT,
         expected_version: int | None = None,
     ) -> SessionMetadata:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
         new = check_messages(messages)
         ttl_arg = resolve_ttl_arg(ttl)
         check_expected_version(expected_version)
-        self._limits.check_each(session_id, new)
-        self._check()
-        return self._write(
-            session_id,
-            new,
-            replace=False,
-            ttl=ttl_arg,
-            expected_version=expected_version,
-            labels=None,
-        )
+        if self._limits.active:
+            self._limits.check_each(session_id, new)
+        params = self._params(session_id, new, ttl_arg, expected_version, None)
+        sql = self._sql
+        query = sql.append_upsert if not expected_version else sql.append_update
+        return self._write(query, params, expected_version, append=True)
 
     def pop(self, session_id: str) -> Message | None:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
-        self._check()
-        rows = self._fetch("SELECT * FROM {f_pop}(%s, %s)", (session_id, self._clock()))
-        status, body, expires_at = rows[0]
-        if status == "missing":
-            raise SessionNotFound(session_id)
-        if status == "expired":
-            raise SessionExpired(session_id, expires_at)
-        if status == "empty":
-            return None
-        return decode_message(body)
+        params: dict[str, Any] = {"id": session_id}
+        for _ in range(_ATTEMPTS):
+            params["now"] = now = self._clock()
+            rows = self._run(self._sql.pop, params)
+            if not rows:
+                raise SessionNotFound(session_id)
+            expires_at, count, body = rows[0]
+            if _expired(expires_at, now):
+                raise SessionExpired(session_id, expires_at)
+            if count == 0:
+                return None
+            if body is not None:
+                return decode_message(body)
+            # The top message was committed after the statement's snapshot: look again.
+        raise BackendError(
+            f"session {session_id!r} kept changing under pop ({_ATTEMPTS} tries): "
+            "nothing was removed; retry"
+        )
 
     def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
-        mode, seconds = self._ttl_params(resolve_ttl_arg(ttl))
-        self._check()
-        now = self._clock()
-        rows = self._fetch(
-            "UPDATE {sessions} SET ttl = CASE %(mode)s::text WHEN 'D' THEN ttl WHEN 'N' THEN NULL "
-            "ELSE %(ttl)s::double precision END, "
-            "expires_at = CASE %(mode)s::text WHEN 'D' THEN %(now)s::double precision + ttl "
-            "WHEN 'N' THEN NULL ELSE %(now)s::double precision + %(ttl)s::double precision END "
-            "WHERE id = %(id)s AND (expires_at IS NULL OR expires_at > %(now)s) "
-            f"RETURNING {_META}",
-            {"mode": mode, "ttl": seconds, "now": now, "id": session_id},
-        )
+        ttl_arg = resolve_ttl_arg(ttl)
+        keep = ttl_arg is DEFAULT
+        params = {
+            "id": session_id,
+            "now": self._clock(),
+            "keep": keep,
+            "ttl": None if keep else ttl_arg,
+        }
+        rows = self._run(self._sql.touch, params)
         if not rows:
-            self._missing(session_id)
-        return _meta(rows[0])
+            raise SessionNotFound(session_id)
+        created_at, updated_at, old_expiry, count, size, version, labels, expires_at, done = rows[0]
+        if not done:
+            raise SessionExpired(session_id, old_expiry)
+        return SessionMetadata(
+            session_id, created_at, updated_at, expires_at, count, size, version, _labels(labels)
+        )
 
     def delete(self, session_id: str) -> bool:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
-        self._check()
-        rows = self._fetch(
-            "DELETE FROM {sessions} WHERE id = %s RETURNING expires_at", (session_id,)
-        )
-        return bool(rows) and (rows[0][0] is None or rows[0][0] > self._clock())
+        now = self._clock()
+        rows = self._run(self._sql.delete, {"id": session_id})
+        return bool(rows) and not _expired(rows[0][0], now)
 
     def purge_expired(self) -> int:
-        self._check()
-        rows = self._fetch(
-            "DELETE FROM {sessions} WHERE expires_at <= %s RETURNING 1", (self._clock(),)
-        )
-        return len(rows)
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
+        rows = self._run(self._sql.purge_expired, {"now": self._clock()})
+        return int(rows[0][0])
 
     def clear(self) -> int:
-        self._check()
-        with self._backend():
-            with self._pool.connection() as conn:
-                with conn.transaction():
-                    cursor = conn.execute(
-                        self._sql(
-                            "WITH gone AS (DELETE FROM {sessions} RETURNING expires_at) "
-                            "SELECT count(*) FROM gone WHERE expires_at IS NULL "
-                            "OR expires_at > %s"
-                        ),
-                        (self._clock(),),
-                    )
-                    row = cursor.fetchone()
-        return int(row[0])
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
+        rows = self._run(self._sql.clear, {"now": self._clock()})
+        return int(rows[0][0])
 
-    # -- reads ------------------------------------------------------------------------
+    # -- reads ----------------------------------------------------------------------------
 
     def load(self, session_id: str, *, last: int | None = None) -> Conversation:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
         check_last(last)
-        self._check()
-        now = self._clock()
-        if self._sliding:
-            self._fetch(
-                "UPDATE {sessions} SET expires_at = %(now)s + ttl WHERE id = %(id)s "
-                "AND ttl IS NOT NULL AND expires_at > %(now)s RETURNING 1",
-                {"now": now, "id": session_id},
-            )
-        inner = "ORDER BY seq" if last is None else "ORDER BY seq DESC LIMIT %(last)s"
-        rows = self._fetch(
-            "SELECT s.expires_at, s.size_bytes, m.body FROM {sessions} s LEFT JOIN LATERAL "
-            f"(SELECT body, seq FROM {{messages}} WHERE session_id = s.id {inner}) m ON true "
-            "WHERE s.id = %(id)s ORDER BY m.seq",
-            {"id": session_id, "last": last},
+        query = self._sql.load_sliding if self._sliding else self._sql.load
+        params: dict[str, Any] = {"id": session_id, "last": last}
+        for _ in range(_ATTEMPTS):
+            params["now"] = now = self._clock()
+            rows = self._run(query, params, retry=not self._sliding)
+            if not rows:
+                raise SessionNotFound(session_id)
+            expires_at, count, size, _ = rows[0]
+            if _expired(expires_at, now):
+                raise SessionExpired(session_id, expires_at)
+            bodies = [row[3] for row in rows if row[3] is not None]
+            if len(bodies) == (count if last is None else min(count, last)):
+                messages = [decode_message(body) for body in bodies]
+                return Conversation._adopt(messages, size if last is None else -1)
+            if not self._sliding:
+                raise SerializationError(
+                    f"session {session_id!r} should hold {count} messages but its rows do "
+                    "not match: the tables were changed outside agent-session",
+                    session_id=session_id,
+                )
+            # Sliding: the UPDATE saw a write committed after the SELECT's snapshot.
+        raise BackendError(
+            f"session {session_id!r} kept changing under load ({_ATTEMPTS} tries); retry"
         )
-        if not rows:
-            raise SessionNotFound(session_id)
-        expires_at = rows[0][0]
-        if expires_at is not None and expires_at <= now:
-            raise SessionExpired(session_id, expires_at)
-        messages = [decode_message(body) for _, _, body in rows if body is not None]
-        return Conversation._adopt(messages, rows[0][1] if last is None else -1)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
-        self._check()
-        rows = self._fetch(f"SELECT {_META} FROM {{sessions}} WHERE id = %s", (session_id,))
+        now = self._clock()
+        rows = self._run(self._sql.metadata, {"id": session_id}, retry=True)
         if not rows:
             raise SessionNotFound(session_id)
-        meta = _meta(rows[0])
-        if meta.is_expired(self._clock()):
-            raise SessionExpired(session_id, meta.expires_at)  # type: ignore[arg-type]
-        return meta
+        row = rows[0]
+        if _expired(row[2], now):
+            raise SessionExpired(session_id, row[2])
+        return SessionMetadata(
+            session_id, row[0], row[1], row[2], row[3], row[4], row[5], _labels(row[6])
+        )
 
     def exists(self, session_id: str) -> bool:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_session_id(session_id)
-        self._check()
-        rows = self._fetch(
-            "SELECT 1 FROM {sessions} WHERE id = %s AND (expires_at IS NULL OR expires_at > %s)",
-            (session_id, self._clock()),
-        )
-        return bool(rows)
+        now = self._clock()
+        rows = self._run(self._sql.exists, {"id": session_id}, retry=True)
+        return bool(rows) and not _expired(rows[0][0], now)
 
-    def _ids(self, prefix: str | None, after: str | None, limit: int | None) -> list[str]:
-        sql = "SELECT id FROM {sessions} WHERE (expires_at IS NULL OR expires_at > %s)"
-        params: list[Any] = [self._clock()]
-        if prefix:
-            sql += " AND id >= %s"
-            params.append(prefix)
-            upper = prefix_upper_bound(prefix)
-            if upper is not None:
-                sql += " AND id < %s"
-                params.append(upper)
-        if after is not None:
-            sql += " AND id > %s"
-            params.append(after)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return [row[0] for row in self._fetch(sql, params)]
+    def _ids(self, prefix: str | None, limit: int | None, after: str | None) -> list[str]:
+        upper = prefix_upper_bound(prefix) if prefix else None
+        query = self._sql.list_sessions(
+            bool(prefix), upper is not None, after is not None, limit is not None
+        )
+        params = {
+            "now": self._clock(),
+            "prefix": prefix,
+            "upper": upper,
+            "after": after,
+            "limit": limit,
+        }
+        return [row[0] for row in self._run(query, params, retry=True)]
 
     def list_sessions(
         self, *, prefix: str | None = None, limit: int | None = None
     ) -> list[str]:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_prefix(prefix)
         check_limit(limit)
-        self._check()
-        return self._ids(prefix, None, limit)
+        return self._ids(prefix, limit, None)
 
     def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         check_prefix(prefix)
-        self._check()
         after: str | None = None
         while True:
-            page = self._ids(prefix, after, _PAGE)
+            page = self._ids(prefix, _ITER_PAGE, after)
             for session_id in page:
                 yield session_id
-            if len(page) < _PAGE:
+            if len(page) < _ITER_PAGE:
                 return
             after = page[-1]
 
@@ -501,38 +592,54 @@ class PostgresStore(SessionStore):
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
-        ensure_asyncio("PostgresStore")
+        ensure_asyncio(type(self).__name__)
+        self._check_open()
         query = FindQuery(labels, updated_after, updated_before, limit, cursor)
-        self._check()
-        sql = f"SELECT {_META} FROM {{sessions}} WHERE (expires_at IS NULL OR expires_at > %s)"
-        params: list[Any] = [self._clock()]
-        if query.labels:
-            sql += " AND labels @> %s::jsonb"
-            params.append(json.dumps(query.labels))
-        if query.updated_after is not None:
-            sql += " AND updated_at > %s"
-            params.append(query.updated_after)
-        if query.updated_before is not None:
-            sql += " AND updated_at < %s"
-            params.append(query.updated_before)
-        if query.after is not None:
-            sql += " AND (updated_at < %s OR (updated_at = %s AND id > %s))"
-            params += [query.after[0], query.after[0], query.after[1]]
-        sql += " ORDER BY updated_at DESC, id LIMIT %s"
-        params.append(query.limit + 1)
-        rows = self._fetch(sql, params)
-        items = [_meta(row) for row in rows[: query.limit]]
+        if any("\x00" in k or "\x00" in v for k, v in query.labels.items()):
+            return Page([], None)  # no stored label can hold a NUL
+        at, sid = query.after if query.after is not None else (None, None)
+        sql = self._sql.find_sessions(
+            bool(query.labels),
+            query.updated_after is not None,
+            query.updated_before is not None,
+            query.after is not None,
+        )
+        params = {
+            "now": self._clock(),
+            "labels": encode_labels(query.labels),
+            "updated_after": query.updated_after,
+            "updated_before": query.updated_before,
+            "at": at,
+            "sid": sid,
+            "limit": query.limit + 1,
+        }
+        rows = self._run(sql, params, retry=True)
+        items = [
+            SessionMetadata(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7]))
+            for row in rows[: query.limit]
+        ]
         more = len(rows) > query.limit
         next_cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
         return Page(items, next_cursor)
 
+    # -- closing --------------------------------------------------------------------------
+
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_pool:
-            with self._backend():
-                self._pool.close()
+        """Close the store, and its pool if it made it; a pool of the caller's stays open.
+
+        Closing twice is harmless.
+        """
+        with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._owns_pool and self._pool_opened:
+                ensure_asyncio(type(self).__name__)
+                with map_backend_errors(self._where, self._errors):
+                    self._pool.close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} schema={self._schema!r} table_prefix={self._prefix!r}>"
+        return (
+            f"<{type(self).__name__} {self._where} schema={self._schema!r} "
+            f"table_prefix={self._prefix!r}>"
+        )

@@ -1,0 +1,43 @@
+"""Helpers of the PostgreSQL tests: unique table prefixes, dropped afterwards."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+
+TABLES = ("messages", "sessions", "schema")
+
+
+def new_prefix() -> str:
+    """A table prefix no other test (or test run) uses."""
+    return f"t_{uuid.uuid4().hex[:10]}_"
+
+
+def drop_tables(dsn: str, prefix: str, schema: str = "public") -> None:
+    """Drop the tables a store with ``prefix`` created in ``schema`` (if any)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        names = ", ".join(f'"{schema}"."{prefix}{table}"' for table in TABLES)
+        conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")
+
+
+def terminate(dsn: str, application_name: str) -> int:
+    """``pg_terminate_backend`` every connection named ``application_name``; how many.
+
+    Waits until they are gone. Only those: other tests share the server.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,),
+        ).fetchone()
+        for _ in range(500):
+            left = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                (application_name,),
+            ).fetchone()
+            if left == (0,):
+                break
+            conn.execute("SELECT pg_sleep(0.01)")
+    return 0 if row is None else int(row[0])
