@@ -24,19 +24,24 @@ from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
 from .._postgres_sql import SCHEMA_VERSION, PostgresSQL, check_identifiers, connection_usable
-from .._serialization import decode_labels, decode_message, encode_labels, encode_message
+from .._serialization import (
+    decode_labels,
+    decode_message,
+    encode_labels,
+    encode_message,
+    message_size,
+)
 from .._validation import (
     DEFAULT,
     Clock,
     Limits,
     TTLArg,
+    check_append,
     check_clock,
-    check_expected_version,
-    check_labels,
     check_last,
     check_limit,
-    check_messages,
     check_prefix,
+    check_save,
     check_session_id,
     check_ttl,
     resolve_ttl_arg,
@@ -350,13 +355,13 @@ class AsyncPostgresStore(AsyncSessionStore):
     def _params(
         self,
         session_id: str,
-        messages: tuple[Message, ...] | list[Message],
+        messages: list[Message],
         ttl_arg: object,
         expected_version: int | None,
         labels: str | None,
     ) -> dict[str, Any]:
         bodies = [encode_message(message) for message in messages]
-        sizes = [message._size for message in messages]  # set by encode_message
+        sizes = [message_size(message) for message in messages]  # cached by encode_message
         limits = self._limits
         keep = ttl_arg is DEFAULT
         return {
@@ -388,20 +393,12 @@ class AsyncPostgresStore(AsyncSessionStore):
     ) -> SessionMetadata:
         aensure_asyncio(type(self).__name__)
         self._check_open()
-        check_session_id(session_id)
-        if not isinstance(conversation, Conversation):
-            raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
-        messages = list(conversation)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
+        args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
         labels_json = None
-        if labels is not None:
-            new_labels = check_labels(labels)
-            _check_no_nul(new_labels)
-            labels_json = encode_labels(new_labels)
-        if self._limits.active:
-            self._limits.check_each(session_id, messages)
-        params = self._params(session_id, messages, ttl_arg, expected_version, labels_json)
+        if args.labels is not None:
+            _check_no_nul(args.labels)
+            labels_json = encode_labels(args.labels)
+        params = self._params(session_id, args.messages, args.ttl, expected_version, labels_json)
         sql = self._sql
         query = sql.save_upsert if not expected_version else sql.save_update
         return await self._write(query, params, expected_version, append=False)
@@ -415,13 +412,8 @@ class AsyncPostgresStore(AsyncSessionStore):
     ) -> SessionMetadata:
         aensure_asyncio(type(self).__name__)
         self._check_open()
-        check_session_id(session_id)
-        new = check_messages(messages)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        if self._limits.active:
-            self._limits.check_each(session_id, new)
-        params = self._params(session_id, new, ttl_arg, expected_version, None)
+        args = check_append(session_id, messages, ttl, expected_version, self._limits)
+        params = self._params(session_id, args.messages, args.ttl, expected_version, None)
         sql = self._sql
         query = sql.append_upsert if not expected_version else sql.append_update
         return await self._write(query, params, expected_version, append=True)
