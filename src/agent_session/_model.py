@@ -128,6 +128,9 @@ class Message:
     _size: int = field(default=-1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # A str check first: an unhashable role would fail the set lookup with an error
+        # that does not name it.
+        _check_str(self.role, "Message.role")
         if self.role not in ROLES:
             raise ValueError(
                 f"unknown message role {self.role!r}; use one of {', '.join(sorted(ROLES))}"

@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from ._metadata import Page, SessionMetadata
-from ._validation import check_limit
+from ._validation import check_labels, check_limit
 
 __all__ = ["FindQuery", "decode_cursor", "encode_cursor", "page_of", "prefix_upper_bound"]
 
@@ -49,15 +49,16 @@ class FindQuery:
         cursor: str | None,
     ) -> None:
         if labels is not None:
-            if not isinstance(labels, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-            ):
-                raise TypeError(f"labels must be a mapping of str to str, not {labels!r}")
+            labels = check_labels(labels)
         for name, value in (("updated_after", updated_after), ("updated_before", updated_before)):
             if value is not None and (
                 not isinstance(value, (int, float)) or isinstance(value, bool)
             ):
                 raise TypeError(f"{name} must be epoch seconds (a number) or None, not {value!r}")
+            # NaN compares false in Python but above every number in PostgreSQL: refuse it
+            # rather than let stores disagree.
+            if value is not None and math.isnan(value):
+                raise ValueError(f"{name} must be epoch seconds or None, not {value!r}")
         checked = check_limit(limit)
         if checked is None:
             raise TypeError("limit must be a positive int")

@@ -57,13 +57,21 @@ _encode = _make_encode()
 
 
 def encode_message(message: Message) -> str:
-    """The message's wire form; also caches its byte size on the message."""
+    """The message's wire form; also caches its byte size on the message.
+
+    :raises SerializationError: if the message cannot be encoded (a lone surrogate in a str)
+    """
     try:
         text = _encode(message.to_dict())
-    except (TypeError, ValueError) as exc:  # pragma: no cover - Message validates its fields
-        raise SerializationError(f"cannot encode {message!r:.200}: {exc}") from exc
-    if message._size < 0:
-        object.__setattr__(message, "_size", len(text.encode("utf-8")))
+        if message._size < 0:
+            # Inside the try: a lone surrogate in a str passes Message's checks, but UTF-8
+            # cannot encode it (UnicodeEncodeError, a ValueError).
+            object.__setattr__(message, "_size", len(text.encode("utf-8")))
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"cannot encode {message!r:.200}: {exc}; every str in a message must be valid "
+            "Unicode text (no lone surrogates)"
+        ) from exc
     return text
 
 
@@ -129,7 +137,7 @@ def loads_conversation(text: str | bytes) -> Conversation:
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise SerializationError("data is not an agent-session conversation envelope")
     version = data.get("version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # true == 1 is no version
         raise SerializationError(
             f"conversation format version {version!r} is not supported "
             f"(this library reads version {FORMAT_VERSION}): upgrade agent-session"

@@ -39,7 +39,10 @@ __all__ = [
 ]
 
 MAX_SESSION_ID_LENGTH: Final = 512
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Lone surrogates are str but not text: UTF-8 cannot encode them, so a durable backend
+# would fail with a raw UnicodeEncodeError where the memory stores would accept them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Clock = Callable[[], float]
 
@@ -63,7 +66,7 @@ def check_session_id(session_id: object) -> str:
     """Return ``session_id`` if valid.
 
     :raises InvalidSessionId: if it is not a non-empty str of at most 512 characters
-        without control characters
+        without control characters (or lone surrogates, which no backend can store)
     """
     if not isinstance(session_id, str):
         raise InvalidSessionId(session_id, f"it is a {type(session_id).__name__}, not a str")
@@ -71,7 +74,10 @@ def check_session_id(session_id: object) -> str:
         raise InvalidSessionId(session_id, "it is empty")
     if len(session_id) > MAX_SESSION_ID_LENGTH:
         raise InvalidSessionId(session_id, f"it has {len(session_id)} characters")
-    if _CONTROL.search(session_id):
+    bad = _UNSTORABLE.search(session_id)
+    if bad is not None:
+        if _SURROGATE.match(bad.group()):
+            raise InvalidSessionId(session_id, "it contains a lone surrogate, not valid text")
         raise InvalidSessionId(session_id, "it contains a control character")
     return session_id
 
@@ -133,14 +139,26 @@ def check_limit(value: object, what: str = "limit") -> int | None:
 
 
 def check_prefix(value: object) -> str | None:
-    """None or a str prefix of session ids."""
-    if value is None or isinstance(value, str):
-        return value
-    raise TypeError(f"prefix must be a str or None, not {value!r}")
+    """None or a str prefix of session ids.
+
+    :raises TypeError: if ``value`` is neither
+    :raises ValueError: if it holds a lone surrogate (no session id can)
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"prefix must be a str or None, not {value!r}")
+    if _SURROGATE.search(value):
+        raise ValueError(f"prefix must be valid text, not {value!r} with a lone surrogate")
+    return value
 
 
 def check_labels(labels: object) -> Mapping[str, str]:
-    """A read-only copy of ``labels``, a mapping of str to str."""
+    """A read-only copy of ``labels``, a mapping of str to str.
+
+    :raises TypeError: if ``labels`` is not a mapping of str to str
+    :raises ValueError: if a key or value holds a lone surrogate (not valid text)
+    """
     if not isinstance(labels, Mapping):
         raise TypeError(f"labels must be a mapping of str to str, not {labels!r}")
     if not labels:
@@ -148,6 +166,8 @@ def check_labels(labels: object) -> Mapping[str, str]:
     for key, value in labels.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"labels must map str to str; {key!r}: {value!r} does not")
+        if _SURROGATE.search(key) or _SURROGATE.search(value):
+            raise ValueError(f"labels must be valid text; {key!r}: {value!r} has a lone surrogate")
     return MappingProxyType(dict(labels))
 
 
