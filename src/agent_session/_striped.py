@@ -67,17 +67,23 @@ _MIN_PER_STRIPE = 64  # smaller caches use fewer stripes, so their LRU stays nea
 
 # SessionMetadata's own __new__ is a Python function; tuple's takes half the time.
 _new_meta = tuple.__new__
+# Loads build conversations from checked messages: skip Conversation.__init__'s checks.
+_new_conversation = object.__new__
 
 
 class _Entry:
     """One session: immutable once published in a stripe."""
 
-    __slots__ = ("messages", "meta", "ttl")
+    # count, size and expires_at repeat the metadata's: loads read them without a hop.
+    __slots__ = ("count", "expires_at", "messages", "meta", "size", "ttl")
 
     def __init__(self, meta: SessionMetadata, messages: list[Message], ttl: float | None):
         self.meta = meta
         self.messages = messages  # append-only while shared; meta.message_count items are ours
         self.ttl = ttl
+        self.count = meta.message_count
+        self.size = meta.size_bytes
+        self.expires_at = meta.expires_at
 
 
 class _Evicting(TLRUCache):  # type: ignore[type-arg]  # cachetools' generics differ by version
@@ -471,20 +477,28 @@ class StripedCore:
     # -- reads -------------------------------------------------------------------
 
     def load(self, session_id: str, last: int | None) -> Conversation:
-        stripe = self._stripe(session_id)
+        # The hot path of every store: no lock, no call it can do without.
+        try:
+            stripe = self._stripes[hash(session_id) & self._mask]
+        except TypeError:
+            stripe = self._stripe(session_id)  # raises InvalidSessionId
         entry = stripe.entries.get(session_id)
-        if entry is None or self.closed or entry.meta.expires_at is not None:
+        if entry is None or self.closed or entry.expires_at is not None:
             entry = self._live(session_id, stripe)  # the slow path: checks and errors
             if self._sliding and entry.ttl is not None:
                 self._slide(stripe, session_id, entry)
         if stripe.reads is not None:
             stripe.reads.append(session_id)
-        meta = entry.meta
-        count = meta.message_count
+        count = entry.count
+        conversation = _new_conversation(Conversation)
         if last is None:
-            return Conversation._adopt(entry.messages[:count], meta.size_bytes)
+            conversation._messages = entry.messages[:count]
+            conversation._sized = (count, entry.size)
+            return conversation
         check_last(last)
-        return Conversation._adopt(entry.messages[max(count - last, 0) : count] if last else [])
+        conversation._messages = entry.messages[max(count - last, 0) : count] if last else []
+        conversation._sized = (0, 0)
+        return conversation
 
     def _slide(self, stripe: _Stripe, session_id: str, entry: _Entry) -> None:
         with stripe.lock:
