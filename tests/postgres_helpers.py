@@ -41,3 +41,10 @@ def terminate(dsn: str, application_name: str) -> int:
                 break
             conn.execute("SELECT pg_sleep(0.01)")
     return 0 if row is None else int(row[0])
+
+
+def query(dsn: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Rows of one statement run outside any store (autocommit)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cursor = conn.execute(sql.encode(), params)
+        return cursor.fetchall() if cursor.description is not None else []

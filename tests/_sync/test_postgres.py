@@ -1,0 +1,242 @@
+# This file is generated from _async/test_postgres.py by scripts/unasync.py: do not edit.
+"""What only the PostgreSQL store promises: tables, pools, isolation, faults.
+
+asyncio only (psycopg's async connections need it); the refusal under trio is in
+``tests/test_asyncio_only_drivers.py``, the tests with several processes in
+``tests/test_postgres_durable.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from postgres_helpers import drop_tables, new_prefix, query, terminate
+from psycopg import Connection
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from agent_session import (
+    PostgresStore,
+    BackendError,
+    Conversation,
+    Message,
+    SerializationError,
+    open_store,
+)
+from agent_session._concurrency import Nursery
+from agent_session._postgres_sql import SCHEMA_VERSION
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def prefix(postgres_dsn: str) -> Iterator[str]:
+    prefix = new_prefix()
+    yield prefix
+    drop_tables(postgres_dsn, prefix)
+
+
+def _user(text: str) -> Message:
+    return Message("user", text)
+
+
+def test_tables_and_schema_version(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.append("s", _user("x"))
+    tables = query(
+        postgres_dsn,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s "
+        "ORDER BY tablename",
+        (prefix + "%",),
+    )
+    assert tables == [(prefix + "messages",), (prefix + "schema",), (prefix + "sessions",)]
+    assert query(postgres_dsn, f'SELECT version FROM "{prefix}schema"') == [(SCHEMA_VERSION,)]
+    stored = query(postgres_dsn, f'SELECT session_id, body, size FROM "{prefix}messages"')
+    assert stored == [("s", '{"role":"user","content":"x"}', 29)]  # the wire form, as is
+
+
+def test_data_survives_a_new_store(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.save("s", Conversation().add_user("hello"), labels={"k": "v"})
+        store.append("s", Message("assistant", "hi"))
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        assert [m.content for m in store.load("s")] == ["hello", "hi"]
+        meta = store.get_metadata("s")
+        assert meta.version == 2 and dict(meta.labels) == {"k": "v"}
+        with pytest.raises(TypeError):
+            meta.labels["k"] = "changed"  # type: ignore[index]  # read-only
+
+
+def test_prefixes_and_schemas_isolate_stores(postgres_dsn: str, prefix: str) -> None:
+    other_prefix = new_prefix()
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        with (
+            PostgresStore(postgres_dsn, table_prefix=prefix) as one,
+            PostgresStore(postgres_dsn, table_prefix=other_prefix) as two,
+            PostgresStore(postgres_dsn, table_prefix=prefix, schema=schema) as three,
+        ):
+            one.append("s", _user("one"))
+            assert not two.exists("s")
+            assert not three.exists("s")  # same prefix, another schema
+            three.append("s", _user("three"))
+            assert [m.content for m in one.load("s")] == ["one"]
+            assert two.list_sessions() == []
+            assert two.clear() == 0
+            assert one.exists("s") and three.exists("s")
+    finally:
+        drop_tables(postgres_dsn, other_prefix)
+        query(postgres_dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_callers_pool_is_used_and_not_closed(postgres_dsn: str, prefix: str) -> None:
+    # The pool's connections are not in autocommit mode: the store must commit its writes.
+    with ConnectionPool(postgres_dsn, min_size=1, max_size=2, open=False) as pool:
+        with PostgresStore(pool, table_prefix=prefix) as store:
+            store.append("s", _user("x"))
+            store.save("t", Conversation().add_user("y"))
+        assert not pool.closed
+        with pool.connection() as conn:
+            cursor = conn.execute(f'SELECT count(*) FROM "{prefix}messages"')
+            assert cursor.fetchone() == (2,)
+    # Seen from another connection: committed, not left in an open transaction.
+    assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}sessions"') == [(2,)]
+
+
+def test_newer_schema_is_refused(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.exists("s")
+    query(postgres_dsn, f'UPDATE "{prefix}schema" SET version = version + 1')
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        with pytest.raises(SerializationError, match="upgrade agent-session"):
+            store.exists("s")
+
+
+def test_many_tasks_opening_one_store_at_once(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        with Nursery() as nursery:
+            for number in range(10):
+                nursery.start_soon(store.append, f"s{number}", _user("x"))
+        assert len(store.list_sessions()) == 10
+    assert query(postgres_dsn, f'SELECT version FROM "{prefix}schema"') == [(SCHEMA_VERSION,)]
+
+
+def test_corrupted_rows_raise_serialization_error(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.append("s", _user("x"))
+        store.append("t", _user("x"))
+        query(postgres_dsn, f'UPDATE "{prefix}messages" SET body = \'{{"role": "wizard"}}\'')
+        with pytest.raises(SerializationError):
+            store.load("s")
+        query(postgres_dsn, f'UPDATE "{prefix}sessions" SET labels = \'{{"k": 1}}\'')
+        with pytest.raises(SerializationError):
+            store.get_metadata("t")
+
+
+def test_rows_missing_from_a_session_are_reported(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.append("s", _user("a"), _user("b"))
+        query(postgres_dsn, f'DELETE FROM "{prefix}messages" WHERE seq = 0')
+        with pytest.raises(SerializationError, match="should hold 2 messages"):
+            store.load("s")
+
+
+def test_rows_outside_the_live_window_are_never_served(
+    postgres_dsn: str, prefix: str
+) -> None:
+    # What a write racing a replacement can leave behind: a row below the session's window.
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.save("s", Conversation().add_user("old"))
+        store.save("s", Conversation().add_user("new"))
+        query(
+            postgres_dsn,
+            f'INSERT INTO "{prefix}messages" (session_id, seq, body, size) '
+            'VALUES (\'s\', 0, \'{"role":"user","content":"stale"}\', 34)',
+        )
+        assert [m.content for m in store.load("s")] == ["new"]
+        assert [m.content for m in store.load("s", last=5)] == ["new"]
+        popped = store.pop("s")
+        assert popped is not None and popped.content == "new"
+        assert store.pop("s") is None
+        store.append("s", _user("after"))
+        assert [m.content for m in store.load("s")] == ["after"]
+        store.save("s", Conversation().add_user("again"))  # removes the stale row
+        assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}messages"') == [(1,)]
+
+
+def test_unreachable_server_raises_backend_error(prefix: str) -> None:
+    store = PostgresStore(
+        "postgresql://postgres@127.0.0.1:1/test", table_prefix=prefix, connect_timeout=1
+    )
+    with store:
+        with pytest.raises(BackendError, match="127.0.0.1:1") as info:
+            store.exists("s")
+        # libpq's own reason, at once: not a pool that waited for a connection in vain.
+        assert isinstance(info.value.__cause__, psycopg.OperationalError)
+        assert not isinstance(info.value.__cause__, PoolTimeout)
+        with pytest.raises(BackendError):  # and again: the store keeps trying to open
+            store.append("s", _user("x"))
+
+
+def test_killed_connections_are_replaced(postgres_dsn: str, prefix: str) -> None:
+    # Kill only this store's connections (by application_name): other tests share the server.
+    name = f"agent-session-{prefix}"
+    options: dict[str, Any] = {"kwargs": {"application_name": name}, "min_size": 2}
+    with PostgresStore(postgres_dsn, table_prefix=prefix, pool_kwargs=options) as store:
+        store.append("s", _user("before"))
+        assert terminate(postgres_dsn, name) >= 1
+        assert store.exists("s")  # a read on a fresh connection
+        assert terminate(postgres_dsn, name) >= 1
+        store.append("s", _user("after"))  # and a write
+        assert [m.content for m in store.load("s")] == ["before", "after"]
+
+
+def test_open_store_url(postgres_dsn: str, prefix: str) -> None:
+    with open_store(
+        f"{postgres_dsn}?table_prefix={prefix}&default_ttl=30&connect_timeout=2"
+    ) as store:
+        assert isinstance(store, PostgresStore) and store.table_prefix == prefix
+        assert (store.append("s", _user("x"))).expires_at is not None
+
+
+def test_labels_with_nul_are_refused_up_front(postgres_dsn: str, prefix: str) -> None:
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        with pytest.raises(ValueError, match="NUL"):
+            store.save("s", Conversation(), labels={"k": "a\x00b"})
+        assert not store.exists("s")
+        assert (store.find_sessions(labels={"k": "a\x00b"})).items == []
+
+
+def test_bad_constructor_arguments(postgres_dsn: str) -> None:
+    with pytest.raises(ValueError, match="table_prefix"):
+        PostgresStore(postgres_dsn, table_prefix="bad-prefix")
+    with pytest.raises(ValueError, match="schema"):
+        PostgresStore(postgres_dsn, schema="")
+    with pytest.raises(TypeError, match="table_prefix"):
+        PostgresStore(postgres_dsn, table_prefix=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="connect_timeout"):
+        PostgresStore(postgres_dsn, connect_timeout=0)
+    with pytest.raises(ValueError, match="invalid PostgreSQL DSN"):
+        PostgresStore("host=localhost nonsense")
+    with pytest.raises(ValueError, match="open"):
+        PostgresStore(postgres_dsn, pool_kwargs={"open": True})
+    with pytest.raises(TypeError, match="DSN"):
+        PostgresStore(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="DSN"):  # a connection is not a pool
+        PostgresStore(Connection)  # type: ignore[arg-type]
+    pool = ConnectionPool(postgres_dsn, open=False)
+    with pytest.raises(ValueError, match="pool_kwargs"):
+        PostgresStore(pool, pool_kwargs={"max_size": 3})
+
+
+def test_repr_hides_the_password() -> None:
+    store = PostgresStore("postgresql://user:s3cret@127.0.0.1:1/db", table_prefix="p_")
+    assert "s3cret" not in repr(store)
+    assert "127.0.0.1:1/db" in repr(store) and "p_" in repr(store)
+    store.close()
