@@ -174,6 +174,11 @@ class PostgresSQL:
             "FROM up, unnest(%(bodies)s::text[], %(sizes)s::int[]) "
             "WITH ORDINALITY AS m(body, size, ord))"
         )
+        # The same for the common append of one message, without arrays to dump.
+        insert_message = (
+            f"added AS (INSERT INTO {messages} (session_id, seq, body, size) "
+            "SELECT %(id)s::text, up.next_seq - 1, %(body)s::text, %(size)s::int FROM up)"
+        )
         fresh_row = (
             f"INSERT INTO {sessions} AS s (id, created_at, updated_at, expires_at, ttl, "
             "version, message_count, size_bytes, labels, next_seq) VALUES (%(id)s::text, "
@@ -200,7 +205,7 @@ class PostgresSQL:
         #: append when expected_version is None (%(free)s true) or 0 (false: only a missing
         #: or expired session may be written). An expired session restarts: version 1,
         #: counters and labels reset, its old messages deleted.
-        self.append_upsert = (
+        append_upsert = (
             "WITH up AS ("
             + fresh_row
             + restart
@@ -212,18 +217,21 @@ class PostgresSQL:
             f"WHERE NOT {live} OR (%(free)s::bool AND {within_limits}) {returning}), "
             f"gone AS (DELETE FROM {messages} WHERE session_id = %(id)s::text AND seq < "
             "(SELECT next_seq - %(n)s::int FROM up WHERE version = 1)), "
-            + insert_messages
-            + " SELECT * FROM up"
         )
         #: append with expected_version >= 1: only a live session at that version.
-        self.append_update = (
+        append_update = (
             f"WITH up AS (UPDATE {sessions} AS s SET updated_at = %(now)s::float8, "
             f"ttl = {update_ttl}, expires_at = %(now)s::float8 + {update_ttl}, "
             "version = s.version + 1, message_count = s.message_count + %(n)s::int, "
             "size_bytes = s.size_bytes + %(added)s::bigint, next_seq = s.next_seq + %(n)s::int "
             f"WHERE s.id = %(id)s::text AND {live} AND s.version = %(expected)s::bigint "
-            f"AND {within_limits} {returning}), " + insert_messages + " SELECT * FROM up"
+            f"AND {within_limits} {returning}), "
         )
+        self.append_upsert = append_upsert + insert_messages + " SELECT * FROM up"
+        self.append_update = append_update + insert_messages + " SELECT * FROM up"
+        #: The same, for one message (%(body)s and %(size)s instead of the arrays).
+        self.append_upsert_one = append_upsert + insert_message + " SELECT * FROM up"
+        self.append_update_one = append_update + insert_message + " SELECT * FROM up"
         replace_messages = (
             f"gone AS (DELETE FROM {messages} WHERE session_id = %(id)s::text AND seq < "
             "(SELECT next_seq - %(n)s::int FROM up)), " + insert_messages

@@ -371,6 +371,8 @@ class PostgresStore(SessionStore):
             "added": sum(sizes),
             "bodies": bodies,
             "sizes": sizes,
+            "body": bodies[0] if bodies else None,
+            "size": sizes[0] if sizes else None,
             "labels": labels,
             "keep": keep,
             # A new (or restarted) session takes this one; ttl=DEFAULT on a live one keeps its own.
@@ -416,7 +418,10 @@ class PostgresStore(SessionStore):
         args = check_append(session_id, messages, ttl, expected_version, self._limits)
         params = self._params(session_id, args.messages, args.ttl, expected_version, None)
         sql = self._sql
-        query = sql.append_upsert if not expected_version else sql.append_update
+        if len(args.messages) == 1:  # the common case: no arrays to send
+            query = sql.append_upsert_one if not expected_version else sql.append_update_one
+        else:
+            query = sql.append_upsert if not expected_version else sql.append_update
         return self._write(query, params, expected_version, append=True)
 
     def pop(self, session_id: str) -> Message | None:
