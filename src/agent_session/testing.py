@@ -20,8 +20,25 @@ conftest selects (asyncio and trio, say).
 
 from __future__ import annotations
 
-from ._async.testing import AsyncStoreContract, sample_conversation
+from typing import TYPE_CHECKING, Any
+
 from ._fakeclock import FakeClock
-from ._sync.testing import StoreContract
+
+if TYPE_CHECKING:
+    from ._async.testing import AsyncStoreContract, sample_conversation
+    from ._sync.testing import StoreContract
 
 __all__ = ["AsyncStoreContract", "FakeClock", "StoreContract", "sample_conversation"]
+
+
+def __getattr__(name: str) -> Any:
+    # The contract classes need pytest; FakeClock alone (say, in an example) must not.
+    if name in ("AsyncStoreContract", "sample_conversation"):
+        from ._async import testing
+
+        return getattr(testing, name)
+    if name == "StoreContract":
+        from ._sync.testing import StoreContract
+
+        return StoreContract
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
