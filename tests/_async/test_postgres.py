@@ -7,6 +7,7 @@ asyncio only (psycopg's async connections need it); the refusal under trio is in
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -194,6 +195,31 @@ async def test_killed_connections_are_replaced(postgres_dsn: str, prefix: str) -
         assert terminate(postgres_dsn, name) >= 1
         await store.append("s", _user("after"))  # and a write
         assert [m.content for m in await store.load("s")] == ["before", "after"]
+
+
+async def test_a_read_runs_again_when_its_connection_dies(
+    postgres_dsn: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"agent-session-{prefix}"
+    options: dict[str, Any] = {
+        "kwargs": {"application_name": name},
+        "min_size": 1,
+        "max_size": 1,
+    }
+    async with AsyncPostgresStore(postgres_dsn, table_prefix=prefix, pool_kwargs=options) as store:
+        await store.append("s", _user("x"))
+        # Let dead connections through the checkout check, as if the server dropped
+        # them just after it.
+        module = sys.modules[AsyncPostgresStore._checkout.__module__]
+        monkeypatch.setattr(module, "connection_usable", lambda conn: True)
+        assert terminate(postgres_dsn, name) == 1
+        assert await store.exists("s")  # failed once, ran again on a new connection
+        assert terminate(postgres_dsn, name) == 1
+        with pytest.raises(BackendError) as info:  # a write is not repeated
+            await store.append("s", _user("y"))
+        assert isinstance(info.value.__cause__, psycopg.OperationalError)
+        await store.append("s", _user("z"))
+        assert [m.content for m in await store.load("s")] == ["x", "z"]
 
 
 async def test_open_store_url(postgres_dsn: str, prefix: str) -> None:

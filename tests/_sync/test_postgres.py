@@ -8,6 +8,7 @@ asyncio only (psycopg's async connections need it); the refusal under trio is in
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -195,6 +196,31 @@ def test_killed_connections_are_replaced(postgres_dsn: str, prefix: str) -> None
         assert terminate(postgres_dsn, name) >= 1
         store.append("s", _user("after"))  # and a write
         assert [m.content for m in store.load("s")] == ["before", "after"]
+
+
+def test_a_read_runs_again_when_its_connection_dies(
+    postgres_dsn: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"agent-session-{prefix}"
+    options: dict[str, Any] = {
+        "kwargs": {"application_name": name},
+        "min_size": 1,
+        "max_size": 1,
+    }
+    with PostgresStore(postgres_dsn, table_prefix=prefix, pool_kwargs=options) as store:
+        store.append("s", _user("x"))
+        # Let dead connections through the checkout check, as if the server dropped
+        # them just after it.
+        module = sys.modules[PostgresStore._checkout.__module__]
+        monkeypatch.setattr(module, "connection_usable", lambda conn: True)
+        assert terminate(postgres_dsn, name) == 1
+        assert store.exists("s")  # failed once, ran again on a new connection
+        assert terminate(postgres_dsn, name) == 1
+        with pytest.raises(BackendError) as info:  # a write is not repeated
+            store.append("s", _user("y"))
+        assert isinstance(info.value.__cause__, psycopg.OperationalError)
+        store.append("s", _user("z"))
+        assert [m.content for m in store.load("s")] == ["x", "z"]
 
 
 def test_open_store_url(postgres_dsn: str, prefix: str) -> None:
