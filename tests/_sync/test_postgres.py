@@ -110,6 +110,25 @@ def test_callers_pool_is_used_and_not_closed(postgres_dsn: str, prefix: str) -> 
     assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}sessions"') == [(2,)]
 
 
+@pytest.mark.parametrize("threshold", [None, 5])
+def test_statements_are_prepared_unless_switched_off(
+    postgres_dsn: str, prefix: str, threshold: int | None
+) -> None:
+    # prepare_threshold=None is how one runs behind a PgBouncer in transaction mode.
+    kwargs: dict[str, Any] = {"prepare_threshold": threshold, "autocommit": True}
+    with ConnectionPool(
+        postgres_dsn, min_size=1, max_size=1, kwargs=kwargs, open=False
+    ) as pool:
+        with PostgresStore(pool, table_prefix=prefix) as store:
+            store.append("s", _user("x"))
+            assert [m.content for m in store.load("s")] == ["x"]
+        with pool.connection() as conn:
+            cursor = conn.execute("SELECT count(*) FROM pg_prepared_statements")
+            row = cursor.fetchone()
+    assert row is not None
+    assert (row[0] == 0) if threshold is None else (row[0] >= 2)
+
+
 def test_newer_schema_is_refused(postgres_dsn: str, prefix: str) -> None:
     with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
         store.exists("s")

@@ -285,7 +285,11 @@ class PostgresStore(SessionStore):
             conn = self._checkout(pool)
             try:
                 cursor = conn.cursor(row_factory=self._tuple_row)
-                cursor.execute(query, params)
+                # Prepared on first use: planning the write statements costs more than
+                # running them. Not where preparing is switched off (prepare_threshold
+                # None, as behind a PgBouncer in transaction mode).
+                prepare = None if conn.prepare_threshold is None else True
+                cursor.execute(query, params, prepare=prepare)
                 rows = cursor.fetchall()
                 if conn.pgconn.transaction_status:  # a caller's pool without autocommit
                     conn.commit()
