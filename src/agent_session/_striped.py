@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -128,7 +128,19 @@ class _Stripe:
     def drain_reads(self) -> None:
         """Replay lock-free reads into the LRU order (call with the lock held)."""
         reads, lru = self.reads, self.lru
-        if reads and lru is not None:
+        if not reads or lru is None:
+            return
+        # TLRUCache keeps its LRU order in an OrderedDict; moving a key to its end is
+        # exactly what a cache hit does, for ~0.05 us instead of ~1 us through get().
+        order = getattr(lru, "_TLRUCache__items", None)
+        if isinstance(order, OrderedDict):
+            move = order.move_to_end
+            while reads:
+                try:
+                    move(reads.popleft())
+                except KeyError:  # evicted or deleted since it was read
+                    pass
+        else:  # pragma: no cover - another cachetools layout: the public way
             while reads:
                 lru.get(reads.popleft())
 
