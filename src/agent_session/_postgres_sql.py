@@ -9,7 +9,10 @@ Layout (every name carries the store's ``table_prefix``, in its ``schema``):
   counters, ``labels`` as jsonb, ``next_seq``), its id in the "C" collation so
   the primary key orders ids by code point; indexed by ``(updated_at DESC, id)``
   for ``find_sessions``, by ``expires_at`` for ``purge_expired`` and with a GIN
-  index on ``labels`` for label searches (``labels @> ...``).
+  index on ``labels`` for label searches (``labels @> ...``). The GIN index
+  leaves out sessions without labels: every write moves ``updated_at``, so no
+  update of a session row is HOT, and a full GIN index would take a new entry
+  on every ``append``.
 - ``<prefix>messages``: one row per message, keyed by ``(session_id, seq)``, the
   body in wire form (text, so the stored bytes are exactly what we wrote);
   deleting a session cascades to its messages.
@@ -18,10 +21,13 @@ Layout (every name carries the store's ``table_prefix``, in its ``schema``):
 A live session's messages are exactly the rows with
 ``next_seq - message_count <= seq < next_seq``: ``append`` adds at the top,
 ``pop`` removes the top and lowers ``next_seq``, ``save`` and a write to an
-expired session start the new messages at the old ``next_seq``. Reads only
-ever look inside that range, so a row a concurrent transaction left below it
-(one the deleting statement's snapshot could not see) is never served; it goes
-with the session's next replacement or removal.
+expired session start the new messages at the old ``next_seq`` and delete the
+old window. The window's lower end never moves down, so the deleting statement
+bounds its scan with the value its snapshot saw (never above the true one), and
+the dead rows of older replacements stay out of the scan. Reads only ever look
+inside the window, so a row a concurrent transaction left below it (one the
+deleting statement's snapshot could not see) is never served; it goes when the
+session is removed (``delete``, ``purge_expired``, ``clear``).
 
 Every write is one statement (one round trip, one transaction, whatever the
 connection's autocommit setting): an ``INSERT .. ON CONFLICT DO UPDATE`` or an
@@ -148,7 +154,7 @@ class PostgresSQL:
                 f"CREATE INDEX {_quote(table_prefix + 'sessions_by_expiry')} "
                 f"ON {sessions} (expires_at) WHERE expires_at IS NOT NULL",
                 f"CREATE INDEX {_quote(table_prefix + 'sessions_by_labels')} "
-                f"ON {sessions} USING gin (labels jsonb_path_ops)",
+                f"ON {sessions} USING gin (labels jsonb_path_ops) WHERE labels <> '{{}}'::jsonb",
                 f"""CREATE TABLE {messages} (
                     session_id text COLLATE "C" NOT NULL
                         REFERENCES {sessions} (id) ON DELETE CASCADE,
@@ -196,6 +202,11 @@ class PostgresSQL:
             f"ttl = {upsert_ttl}, expires_at = EXCLUDED.updated_at + {upsert_ttl}, "
             f"version = CASE WHEN {live} THEN s.version + 1 ELSE 1 END, "
         )
+        # The lower end of the window before this statement, as its snapshot sees it.
+        old_window = (
+            f"WITH old AS (SELECT next_seq - message_count AS lo FROM {sessions} "
+            "WHERE id = %(id)s::text), "
+        )
         within_limits = (
             "s.message_count + %(n)s::int <= coalesce(%(max_n)s::int, 2147483647) "
             "AND s.size_bytes + %(added)s::bigint "
@@ -206,7 +217,8 @@ class PostgresSQL:
         #: or expired session may be written). An expired session restarts: version 1,
         #: counters and labels reset, its old messages deleted.
         append_upsert = (
-            "WITH up AS ("
+            old_window
+            + "up AS ("
             + fresh_row
             + restart
             + f"message_count = CASE WHEN {live} THEN s.message_count ELSE 0 END "
@@ -215,8 +227,10 @@ class PostgresSQL:
             f"labels = CASE WHEN {live} THEN s.labels ELSE '{{}}' END, "
             "next_seq = s.next_seq + EXCLUDED.message_count "
             f"WHERE NOT {live} OR (%(free)s::bool AND {within_limits}) {returning}), "
-            f"gone AS (DELETE FROM {messages} WHERE session_id = %(id)s::text AND seq < "
-            "(SELECT next_seq - %(n)s::int FROM up WHERE version = 1)), "
+            # Only a restarted (or new) session deletes: a gate evaluated before any scan.
+            f"gone AS (DELETE FROM {messages} WHERE (SELECT version FROM up) = 1 "
+            "AND session_id = %(id)s::text AND seq >= (SELECT lo FROM old) "
+            "AND seq < (SELECT next_seq - %(n)s::int FROM up)), "
         )
         #: append with expected_version >= 1: only a live session at that version.
         append_update = (
@@ -233,12 +247,14 @@ class PostgresSQL:
         self.append_upsert_one = append_upsert + insert_message + " SELECT * FROM up"
         self.append_update_one = append_update + insert_message + " SELECT * FROM up"
         replace_messages = (
-            f"gone AS (DELETE FROM {messages} WHERE session_id = %(id)s::text AND seq < "
-            "(SELECT next_seq - %(n)s::int FROM up)), " + insert_messages
+            f"gone AS (DELETE FROM {messages} WHERE session_id = %(id)s::text "
+            "AND seq >= (SELECT lo FROM old) AND seq < (SELECT next_seq - %(n)s::int FROM up)), "
+            + insert_messages
         )
         #: save when expected_version is None (%(free)s true) or 0 (false).
         self.save_upsert = (
-            "WITH up AS ("
+            old_window
+            + "up AS ("
             + fresh_row
             + restart
             + "message_count = EXCLUDED.message_count, size_bytes = EXCLUDED.size_bytes, "
@@ -251,7 +267,7 @@ class PostgresSQL:
         )
         #: save with expected_version >= 1.
         self.save_update = (
-            f"WITH up AS (UPDATE {sessions} AS s SET updated_at = %(now)s::float8, "
+            old_window + f"up AS (UPDATE {sessions} AS s SET updated_at = %(now)s::float8, "
             f"ttl = {update_ttl}, expires_at = %(now)s::float8 + {update_ttl}, "
             "version = s.version + 1, message_count = %(n)s::int, "
             "size_bytes = %(added)s::bigint, labels = coalesce(%(labels)s::jsonb, s.labels), "
@@ -354,7 +370,8 @@ class PostgresSQL:
         """``find_sessions`` with the optional conditions asked for, one row over the page."""
         sql = self.find_head
         if labels:
-            sql += " AND labels @> %(labels)s::jsonb"  # answered by the GIN index
+            # The first condition is the GIN index's predicate: it lets the planner use it.
+            sql += " AND labels <> '{}'::jsonb AND labels @> %(labels)s::jsonb"
         if after:
             sql += " AND updated_at > %(updated_after)s::float8"
         if before:

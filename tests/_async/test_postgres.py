@@ -185,8 +185,10 @@ async def test_rows_outside_the_live_window_are_never_served(
         assert await store.pop("s") is None
         await store.append("s", _user("after"))
         assert [m.content for m in await store.load("s")] == ["after"]
-        await store.save("s", Conversation().add_user("again"))  # removes the stale row
-        assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}messages"') == [(1,)]
+        await store.save("s", Conversation().add_user("again"))
+        assert [m.content for m in await store.load("s")] == ["again"]
+        assert await store.delete("s")  # and removing the session removes every row
+        assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}messages"') == [(0,)]
 
 
 async def test_unreachable_server_raises_backend_error(prefix: str) -> None:

@@ -186,8 +186,10 @@ def test_rows_outside_the_live_window_are_never_served(
         assert store.pop("s") is None
         store.append("s", _user("after"))
         assert [m.content for m in store.load("s")] == ["after"]
-        store.save("s", Conversation().add_user("again"))  # removes the stale row
-        assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}messages"') == [(1,)]
+        store.save("s", Conversation().add_user("again"))
+        assert [m.content for m in store.load("s")] == ["again"]
+        assert store.delete("s")  # and removing the session removes every row
+        assert query(postgres_dsn, f'SELECT count(*) FROM "{prefix}messages"') == [(0,)]
 
 
 def test_unreachable_server_raises_backend_error(prefix: str) -> None:
