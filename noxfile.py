@@ -13,7 +13,6 @@ nox.options.sessions = ["unasync_check", "lint", "mypy", "tests", "examples"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest>=8.3", "trio>=0.25"]
 ROOT = Path(__file__).parent
 
 # pyenv machines: make python3.10 ... python3.13 answer (harmless elsewhere; nox skips
