@@ -27,7 +27,10 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-unasync: Any = importlib.import_module("unasync")  # after the sys.path fix above
+try:
+    unasync: Any = importlib.import_module("unasync")  # after the sys.path fix above
+except ImportError:
+    sys.exit("scripts/unasync.py needs unasync: pip install unasync==0.6.0 (or: python -m nox)")
 
 ROOT = _HERE.parent
 
