@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import json.encoder as json_encoder
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ._errors import SerializationError
+from ._metadata import EMPTY_LABELS
 from ._model import Conversation, Message
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "loads_conversation",
     "message_size",
     "messages_size",
+    "read_only_labels",
 ]
 
 FORMAT_NAME = "agent-session"
@@ -169,3 +172,9 @@ def decode_labels(text: str | bytes | None) -> dict[str, str]:
     ):
         raise SerializationError(f"stored labels are not a str -> str object: {data!r:.200}")
     return data
+
+
+def read_only_labels(text: str | bytes | None) -> Mapping[str, str]:
+    """Stored labels as the read-only mapping ``SessionMetadata.labels`` promises."""
+    labels = decode_labels(text)
+    return MappingProxyType(labels) if labels else EMPTY_LABELS

@@ -32,7 +32,7 @@ from ._errors import (
 from ._metadata import EMPTY_LABELS, Page, SessionMetadata
 from ._model import Conversation, Message
 from ._paging import FindQuery, encode_cursor, prefix_upper_bound
-from ._serialization import decode_labels, decode_message, encode_labels
+from ._serialization import decode_message, encode_labels, read_only_labels
 from ._validation import DEFAULT, Limits
 
 __all__ = ["SCHEMA_VERSION", "SQLiteEngine", "SYNCHRONOUS_MODES"]
@@ -81,9 +81,8 @@ _ITER_PAGE = 500
 
 
 def _meta(row: Sequence[Any]) -> SessionMetadata:
-    labels = decode_labels(row[7])
     return SessionMetadata(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], labels or EMPTY_LABELS
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], read_only_labels(row[7])
     )
 
 
@@ -279,7 +278,7 @@ class SQLiteEngine:
                 kept = labels if labels is not None else EMPTY_LABELS
             else:
                 created_at = row[0]
-                kept = labels if labels is not None else decode_labels(row[6])
+                kept = labels if labels is not None else read_only_labels(row[6])
                 conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             labels_json = encode_labels(kept)
             conn.execute(
@@ -357,7 +356,7 @@ class SQLiteEngine:
                 "INSERT INTO messages (session_id, seq, body, size) VALUES (?, ?, ?, ?)",
                 [(session_id, seq + i, body, n) for i, (body, n) in enumerate(bodies)],
             )
-            labels = decode_labels(labels_json)
+            labels = read_only_labels(labels_json)
             return SessionMetadata(
                 session_id,
                 created_at,

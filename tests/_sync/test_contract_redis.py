@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from agent_session import CacheStore, LayeredStore, RedisStore, SessionStore
 from agent_session.testing import StoreContract
@@ -17,11 +19,22 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix per test; its keys are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 class TestRedisStore(StoreContract):
     @pytest.fixture(autouse=True)
-    def _server(self, redis_url: str) -> None:
-        self.url = redis_url
-        self.prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    def _server(self, redis_url: str, key_prefix: str) -> None:
+        self.url, self.prefix = redis_url, key_prefix
 
     def make_store(self, **options: Any) -> SessionStore:
         return RedisStore(self.url, prefix=self.prefix, **options)
@@ -29,9 +42,8 @@ class TestRedisStore(StoreContract):
 
 class TestLayeredOverRedis(StoreContract):
     @pytest.fixture(autouse=True)
-    def _server(self, redis_url: str) -> None:
-        self.url = redis_url
-        self.prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    def _server(self, redis_url: str, key_prefix: str) -> None:
+        self.url, self.prefix = redis_url, key_prefix
 
     def make_store(self, **options: Any) -> SessionStore:
         sliding = options.pop("sliding", False)

@@ -20,10 +20,10 @@ from .._errors import (
     VersionConflict,
     map_backend_errors,
 )
-from .._metadata import EMPTY_LABELS, Page, SessionMetadata
+from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
-from .._serialization import decode_labels, decode_message, encode_labels, encode_message
+from .._serialization import decode_message, encode_labels, encode_message, read_only_labels
 from .._validation import (
     DEFAULT,
     Clock,
@@ -209,7 +209,7 @@ class AsyncRedisStore(AsyncSessionStore):
             int(count),
             int(size),
             int(version),
-            decode_labels(labels) or EMPTY_LABELS,
+            read_only_labels(labels),
         )
 
     def _meta(self, session_id: str, fields: list[Any]) -> SessionMetadata | None:
@@ -225,7 +225,7 @@ class AsyncRedisStore(AsyncSessionStore):
             int(count),
             int(size),
             int(version),
-            decode_labels(labels) or EMPTY_LABELS,
+            read_only_labels(labels),
         )
 
     @staticmethod
