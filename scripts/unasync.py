@@ -51,6 +51,7 @@ RENAMES: dict[str, str] = {
     "aclose": "close",
     # _concurrency shims
     "AsyncNursery": "Nursery",
+    "asleep": "sleep",
     "AsyncLock": "Lock",
     "AsyncResult": "Result",
     "arun_blocking": "run_blocking",
