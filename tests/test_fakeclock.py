@@ -59,7 +59,6 @@ def test_drives_a_stores_expiry() -> None:
 
 def test_importing_fakeclock_needs_no_pytest() -> None:
     # agent_session.testing loads the contract classes (and pytest) only when asked.
-
     code = (
         "import sys; from agent_session.testing import FakeClock; FakeClock()(); "
         "assert 'pytest' not in sys.modules, 'pytest imported'; "

@@ -15,7 +15,8 @@ only when a test advances the clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -151,6 +152,20 @@ class AsyncStoreContract:
             yield store
         finally:
             await store.aclose()
+
+    @pytest.fixture
+    def switch_often(self) -> Iterator[None]:
+        """Make threads switch every microsecond meanwhile, so that races show up.
+
+        With CPython's default of 5 ms, a thread rarely loses the GIL inside a short
+        critical section, and a store missing a lock would pass the concurrency tests.
+        """
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            yield
+        finally:
+            sys.setswitchinterval(interval)
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -1154,6 +1169,7 @@ class AsyncStoreContract:
 
     # -- concurrency ------------------------------------------------------------------------
 
+    @pytest.mark.usefixtures("switch_often")
     async def test_concurrent_appends_lose_nothing(self, store: AsyncSessionStore) -> None:
         workers, per_worker = 8, 25
 
@@ -1179,6 +1195,7 @@ class AsyncStoreContract:
             assert _texts(own) == [str(i) for i in range(per_worker)]
             assert (await store.get_metadata(f"own-{number}")).version == per_worker
 
+    @pytest.mark.usefixtures("switch_often")
     async def test_concurrent_versioned_saves_one_wins(self, store: AsyncSessionStore) -> None:
         await store.save("s1", Conversation().add_user("base"))
         outcomes: list[str] = []
@@ -1201,6 +1218,7 @@ class AsyncStoreContract:
         assert (await store.get_metadata("s1")).version == 2
         assert _texts(await store.load("s1")) == winners
 
+    @pytest.mark.usefixtures("switch_often")
     async def test_concurrent_creations_one_wins(self, store: AsyncSessionStore) -> None:
         outcomes: list[str] = []
 
@@ -1225,6 +1243,7 @@ class AsyncStoreContract:
         assert (await store.get_metadata("new")).version == 1
         assert _texts(await store.load("new")) == winners
 
+    @pytest.mark.usefixtures("switch_often")
     async def test_concurrent_pops_take_each_message_once(self, store: AsyncSessionStore) -> None:
         total = 40
         await store.save("s1", Conversation([_user(str(i)) for i in range(total)]))
@@ -1246,6 +1265,7 @@ class AsyncStoreContract:
         assert meta.message_count == 0 and meta.size_bytes == 0
         assert meta.version == 1 + total
 
+    @pytest.mark.usefixtures("switch_often")
     async def test_concurrent_optimistic_appends_with_retry(self, store: AsyncSessionStore) -> None:
         await store.save("counter", Conversation())
 

@@ -16,7 +16,8 @@ only when a test advances the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -152,6 +153,20 @@ class StoreContract:
             yield store
         finally:
             store.close()
+
+    @pytest.fixture
+    def switch_often(self) -> Iterator[None]:
+        """Make threads switch every microsecond meanwhile, so that races show up.
+
+        With CPython's default of 5 ms, a thread rarely loses the GIL inside a short
+        critical section, and a store missing a lock would pass the concurrency tests.
+        """
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            yield
+        finally:
+            sys.setswitchinterval(interval)
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -1155,6 +1170,7 @@ class StoreContract:
 
     # -- concurrency ------------------------------------------------------------------------
 
+    @pytest.mark.usefixtures("switch_often")
     def test_concurrent_appends_lose_nothing(self, store: SessionStore) -> None:
         workers, per_worker = 8, 25
 
@@ -1180,6 +1196,7 @@ class StoreContract:
             assert _texts(own) == [str(i) for i in range(per_worker)]
             assert (store.get_metadata(f"own-{number}")).version == per_worker
 
+    @pytest.mark.usefixtures("switch_often")
     def test_concurrent_versioned_saves_one_wins(self, store: SessionStore) -> None:
         store.save("s1", Conversation().add_user("base"))
         outcomes: list[str] = []
@@ -1202,6 +1219,7 @@ class StoreContract:
         assert (store.get_metadata("s1")).version == 2
         assert _texts(store.load("s1")) == winners
 
+    @pytest.mark.usefixtures("switch_often")
     def test_concurrent_creations_one_wins(self, store: SessionStore) -> None:
         outcomes: list[str] = []
 
@@ -1226,6 +1244,7 @@ class StoreContract:
         assert (store.get_metadata("new")).version == 1
         assert _texts(store.load("new")) == winners
 
+    @pytest.mark.usefixtures("switch_often")
     def test_concurrent_pops_take_each_message_once(self, store: SessionStore) -> None:
         total = 40
         store.save("s1", Conversation([_user(str(i)) for i in range(total)]))
@@ -1247,6 +1266,7 @@ class StoreContract:
         assert meta.message_count == 0 and meta.size_bytes == 0
         assert meta.version == 1 + total
 
+    @pytest.mark.usefixtures("switch_often")
     def test_concurrent_optimistic_appends_with_retry(self, store: SessionStore) -> None:
         store.save("counter", Conversation())
 
