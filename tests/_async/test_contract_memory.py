@@ -18,7 +18,14 @@ class TestInMemoryStore(AsyncStoreContract):
         return AsyncInMemoryStore(**options)
 
 
+class TestInMemoryStoreWithCapacity(AsyncStoreContract):
+    # A hard capacity counts sessions in and out: every path must keep that count right.
+    async def make_store(self, **options: Any) -> AsyncSessionStore:
+        return AsyncInMemoryStore(5000, stripes=1, **options)
+
+
 class TestCacheStore(AsyncStoreContract):
+    # Roomy enough that nothing is evicted: eviction has its own tests.
     async def make_store(self, **options: Any) -> AsyncSessionStore:
         return AsyncCacheStore(options.pop("default_ttl", None), capacity=100_000, **options)
 

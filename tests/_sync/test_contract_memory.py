@@ -19,7 +19,14 @@ class TestInMemoryStore(StoreContract):
         return InMemoryStore(**options)
 
 
+class TestInMemoryStoreWithCapacity(StoreContract):
+    # A hard capacity counts sessions in and out: every path must keep that count right.
+    def make_store(self, **options: Any) -> SessionStore:
+        return InMemoryStore(5000, stripes=1, **options)
+
+
 class TestCacheStore(StoreContract):
+    # Roomy enough that nothing is evicted: eviction has its own tests.
     def make_store(self, **options: Any) -> SessionStore:
         return CacheStore(options.pop("default_ttl", None), capacity=100_000, **options)
 
