@@ -34,9 +34,19 @@ except ImportError:
 
 ROOT = _HERE.parent
 
-#: Our async names and their sync twins. Add an entry for every new ``AsyncX``
-#: class or ``aname`` shim; dotted names never match, so import the bare name.
+#: THE table: our async names and their sync twins, applied by unasync and then as
+#: whole-word text replacements (docstrings, f-strings, reprs, comments too).
+#: To add one: a line ``"AsyncX": "X",`` (or ``"aname": "name",``), then run
+#: ``python scripts/unasync.py`` and commit the regenerated ``_sync/`` files with it.
+#: - keys are bare identifiers: dotted names never match, so import the bare name;
+#: - map a name to itself to protect it (a third-party ``AsyncX`` that must stay);
+#: - an entry that matches nothing in any async source (src or tests) is an error,
+#:   so add driver names (psycopg ``AsyncCursor``, a ``redis.asyncio`` ``Redis as
+#:   AsyncRedis`` alias, ``AsyncPipeline``) when the code first uses them;
+#: - any ``Async[A-Z]...`` name missing here is an error (unasync would invent ``SyncX``).
 RENAMES: dict[str, str] = {
+    # module paths: the sync twin must import the sync half (``from agent_session._async...``)
+    "_async": "_sync",
     # stores and interfaces
     "AsyncSessionStore": "SessionStore",
     "AsyncStripedStore": "StripedStore",
@@ -71,6 +81,10 @@ _BUILTIN = {
     "StopAsyncIteration",
 }
 
+#: Entries exempt from the "matches nothing" check: structural, needed the moment
+#: anyone writes an absolute import of the async half.
+_MAY_BE_UNUSED = {"_async"}
+
 TREES = [
     (ROOT / "src" / "agent_session" / "_async", ROOT / "src" / "agent_session" / "_sync"),
     (ROOT / "tests" / "_async", ROOT / "tests" / "_sync"),
@@ -80,7 +94,8 @@ _HEADER = "# This file is generated from _async/{name} by scripts/unasync.py: do
 _WORD = re.compile(
     r"\b(" + "|".join(re.escape(k) for k in sorted(RENAMES, key=len, reverse=True)) + r")\b"
 )
-_LEFTOVER = re.compile(r"\bAsync[A-Z]\w*")
+_ASYNC_NAME = re.compile(r"\bAsync[A-Z]\w*")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 class GenerationError(Exception):
@@ -91,6 +106,31 @@ def _sources(src: Path) -> list[Path]:
     return sorted(p for p in src.rglob("*.py") if "__pycache__" not in p.parts)
 
 
+def _check_table() -> None:
+    """Reject entries that cannot work: dotted keys, or a value that is another key."""
+    for key, value in RENAMES.items():
+        if not _IDENTIFIER.fullmatch(key) or not _IDENTIFIER.fullmatch(value):
+            raise GenerationError(
+                f"RENAMES entry {key!r}: {value!r}: both sides must be bare identifiers "
+                "(dotted names never match; import the bare name)"
+            )
+        if value != key and value in RENAMES:
+            raise GenerationError(
+                f"RENAMES entry {key!r}: {value!r}: {value!r} is itself a key, so it would "
+                "be renamed twice"
+            )
+
+
+def _unknown_async_names(source: Path, text: str) -> list[str]:
+    """``Async[A-Z]`` names in ``text`` that neither RENAMES nor unasync translate."""
+    found = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for name in _ASYNC_NAME.findall(line):
+            if name not in RENAMES and name not in _BUILTIN:
+                found.append(f"{source}:{lineno}: {name}")
+    return found
+
+
 def generate(src: Path, dst: Path, used: set[str] | None = None) -> list[Path]:
     """Write the sync twin of every file under ``src`` into ``dst`` (emptied first).
 
@@ -98,26 +138,29 @@ def generate(src: Path, dst: Path, used: set[str] | None = None) -> list[Path]:
     :raises GenerationError: on an ``Async[A-Z]`` name the table does not know
     :return: the files written
     """
+    _check_table()
     src, dst = src.resolve(), dst.resolve()  # unasync 0.6.0 overwrites the source on relative paths
-    if dst.exists():
-        shutil.rmtree(dst)
     files = _sources(src)
+    # Unknown names first, in the source: unasync would already have made them ``SyncX``.
+    unknown = [n for p in files for n in _unknown_async_names(p, p.read_text(encoding="utf-8"))]
+    if unknown:
+        raise GenerationError(
+            "no sync name for:\n  " + "\n  ".join(unknown) + "\nadd each to RENAMES in "
+            "scripts/unasync.py (map it to itself to keep it)"
+        )
+    if dst.exists():
+        shutil.rmtree(dst)  # no orphans: a removed source leaves nothing behind
     rule = unasync.Rule(str(src) + os.sep, str(dst) + os.sep, additional_replacements=RENAMES)
     unasync.unasync_files([str(p) for p in files], [rule])
     written = []
     for source in files:
         target = dst / source.relative_to(src)
-        text = target.read_text(encoding="utf-8")
-        for match in _WORD.finditer(source.read_text(encoding="utf-8")):
-            if used is not None:
-                used.add(match.group(1))
-        text = _WORD.sub(lambda m: RENAMES[m.group(1)], text)
-        for leftover in _LEFTOVER.findall(text):
-            if leftover not in _BUILTIN:
-                raise GenerationError(
-                    f"{source}: {leftover!r} has no sync name; add it to RENAMES in "
-                    "scripts/unasync.py"
-                )
+        if used is not None:
+            used.update(m.group(1) for m in _WORD.finditer(source.read_text(encoding="utf-8")))
+        text = _WORD.sub(lambda m: RENAMES[m.group(1)], target.read_text(encoding="utf-8"))
+        leftover = _unknown_async_names(target, text)
+        if leftover:  # belt and braces: the source check above should have caught it
+            raise GenerationError("untranslated: " + ", ".join(leftover))
         rel = source.relative_to(src).as_posix()
         target.write_text(_HEADER.format(name=rel) + text, encoding="utf-8")
         written.append(target)
@@ -125,18 +168,31 @@ def generate(src: Path, dst: Path, used: set[str] | None = None) -> list[Path]:
 
 
 def generate_all(into: Path | None = None) -> None:
-    """Generate every tree (into a scratch root ``into`` instead of the tree, for checks)."""
-    used: set[str] = set()
-    for src, dst in TREES:
-        target = dst if into is None else into / dst.relative_to(ROOT)
-        if src.exists():
-            generate(src, target, used)
-    unused = sorted(set(RENAMES) - used)
-    if unused:
-        raise GenerationError(
-            f"RENAMES entries match nothing in the async sources: {', '.join(unused)}; "
-            "remove them from scripts/unasync.py"
-        )
+    """Generate every tree (into a scratch root ``into`` instead of the tree, for checks).
+
+    Writing the tree, everything is generated and checked in a scratch dir first, so a
+    failure leaves the committed ``_sync/`` trees untouched.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) if into is None else into
+        used: set[str] = set()
+        for src, dst in TREES:
+            if src.exists():
+                generate(src, root / dst.relative_to(ROOT), used)
+        unused = sorted(set(RENAMES) - used - _MAY_BE_UNUSED)
+        if unused:
+            raise GenerationError(
+                f"RENAMES entries match nothing in the async sources: {', '.join(unused)}; "
+                "remove them from scripts/unasync.py"
+            )
+        if into is not None:
+            return
+        for _src, dst in TREES:
+            if dst.exists():
+                shutil.rmtree(dst)
+            fresh = root / dst.relative_to(ROOT)
+            if fresh.exists():
+                shutil.copytree(fresh, dst)
 
 
 def check() -> int:
