@@ -47,7 +47,14 @@ def mypy(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite on each Python, against the installed (non-editable) wheel."""
     session.install(".[postgres,redis,test]")
-    # Import the installed wheel, not ./src: pytest runs from a copy-free rootdir.
+    # The tests must import the installed wheel (whose _sync/ the build hook generated), not ./src.
+    session.run(
+        "python",
+        "-c",
+        "import agent_session._sync as s, sys; "
+        "sys.exit(0 if 'site-packages' in s.__file__ else 'not the wheel: ' + s.__file__)",
+    )
+    # pytest's exit code 5 (no tests collected) fails the session like any other non-zero code.
     session.run("pytest", *session.posargs)
 
 
