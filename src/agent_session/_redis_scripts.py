@@ -1,227 +1,332 @@
-"""The Lua scripts of the Redis store: each write is one atomic script, one round trip.
+"""The Lua scripts of the Redis store: every write is one atomic script, one round trip.
 
-Per session a hash ``<prefix>{<tag>}:m`` (metadata) and a list ``<prefix>{<tag>}:l``
-(messages in wire form, oldest first) share one hash tag. Indexes: a lex-sorted set
-of ids (``<prefix>ids``), a set scored by ``updated_at`` (``<prefix>updated``), one
-scored by ``expires_at`` (``<prefix>expiry``) and a set of ids per label pair.
+Layout, for a store with key prefix ``P``:
 
-Expiry is decided with the store's clock (``now`` is an argument); Redis's own
-``PEXPIRE``, set to the session's TTL on every write, reclaims the keys later.
-Numbers cross as strings formatted with ``%.17g`` so no digit of a float is lost.
+- ``P{tag}:meta``: a hash per session: ``id``, ``created``, ``updated``, ``expires``
+  (epoch seconds, ``''`` = never), ``ttl`` (the session's own TTL in seconds, ``''`` =
+  none), ``version``, ``count``, ``size`` and ``labels`` (JSON).
+- ``P{tag}:msgs``: a list per session, the messages in wire form, oldest first.
+  Both keys share the hash tag ``{tag}`` (see ``AsyncRedisStore._keys``), so a session
+  lives in one slot of a Redis Cluster.
+- ``P index:ids`` (zset, score 0: lex order for ``iter_sessions``), ``P index:updated``
+  (zset scored by ``updated_at`` for ``find_sessions``), ``P index:expiry`` (zset
+  scored by ``expires_at`` for ``purge_expired``), ``P index:labels`` (hash id ->
+  labels JSON of labelled sessions, so their label sets can be cleaned even after
+  Redis reclaimed the session) and ``P label:<byte length of key>:<key>=<value>``
+  (a set of ids per label pair; the length makes the name unambiguous).
+
+Expiry is decided with the store's clock: ``now`` is an argument, never Redis's
+``TIME``. Every write also sets ``PEXPIRE`` on both session keys to the session's TTL
+in milliseconds, i.e. the time it has left, measured by Redis's own clock, so Redis
+reclaims the keys when the session ends even if the store's clock is a test's fake
+clock far from real time (an absolute ``PEXPIREAT`` at a fake time would delete at
+once or never).
+
+A Lua error does not undo the writes a script already made, so each script checks
+everything (and decodes every stored JSON it needs) before its first write.
+Replies are one ``|``-separated string (cheaper to send and parse than an array),
+except ``LOAD``'s, which is an array of message bodies. Numbers cross as strings;
+floats are written with ``%.17g`` so no digit is lost.
 """
 
 from __future__ import annotations
 
 __all__ = ["APPEND", "DELETE", "LOAD", "POP", "SAVE", "TOUCH"]
 
-# KEYS: 1 meta, 2 list, 3 ids index, 4 updated index, 5 expiry index
-# Common ARGV: 1 now, 2 session id, 3 label-set key prefix
-_PRELUDE = r"""
-local now = tonumber(ARGV[1])
-local sid = ARGV[2]
-local label_prefix = ARGV[3]
-local function num(x) return string.format('%.17g', x) end
--- A label's set: <prefix>label:<byte length of key>:<key>=<value> (unambiguous).
-local function label_key(k, v) return label_prefix .. string.len(k) .. ':' .. k .. '=' .. v end
-local function unindex_labels(labels)
-  for k, v in pairs(cjson.decode(labels)) do redis.call('SREM', label_key(k, v), sid) end
-end
-local function index_labels(labels)
-  for k, v in pairs(cjson.decode(labels)) do redis.call('SADD', label_key(k, v), sid) end
-end
-local function wipe(labels)
-  redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('ZREM', KEYS[3], sid)
-  redis.call('ZREM', KEYS[4], sid)
-  redis.call('ZREM', KEYS[5], sid)
-  if labels then unindex_labels(labels) end
-end
--- fields: 1 created 2 expires 3 ttl 4 version 5 count 6 size 7 labels
-local m = redis.call('HMGET', KEYS[1], 'created', 'expires', 'ttl', 'version', 'count', 'size',
-                     'labels')
-local exists = m[1] ~= false
-local expired = exists and m[2] ~= '' and tonumber(m[2]) <= now
-local function expire_keys(ttl)
-  if ttl == '' then
-    redis.call('PERSIST', KEYS[1])
-    redis.call('PERSIST', KEYS[2])
-    redis.call('ZREM', KEYS[5], sid)
-  else
-    local ms = math.ceil(tonumber(ttl) * 1000)
-    redis.call('PEXPIRE', KEYS[1], ms)
-    redis.call('PEXPIRE', KEYS[2], ms)
+# The longest physical expiry set (ms, ~31,700 years): PEXPIRE fails on numbers near
+# 2^63, and a failing command in the middle of a script would leave it half done.
+_MAX_MS = "1e15"
+
+# ARGV of config: "<default ttl>|<max messages>|<max session bytes>|<key prefix>"
+_CONFIG = r"""
+local dttl, max_m, max_b, P = string.match(ARGV[5], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+"""
+
+# Remove a live or expired session and every index entry of it. Needs meta, msgs,
+# sid, P and `oldlabels_t` (its decoded labels, or nil).
+_WIPE = r"""
+redis.call('DEL', meta, msgs)
+redis.call('ZREM', P .. 'index:ids', sid)
+redis.call('ZREM', P .. 'index:updated', sid)
+redis.call('ZREM', P .. 'index:expiry', sid)
+if oldlabels_t then
+  for k, v in pairs(oldlabels_t) do
+    redis.call('SREM', P .. 'label:' .. #k .. ':' .. k .. '=' .. v, sid)
   end
-end
-local function choose_ttl(arg, default_ttl, own)
-  if arg == 'D' then
-    if own ~= nil then return own end
-    return default_ttl
-  elseif arg == 'N' then
-    return ''
-  end
-  return arg
-end
-local function expiry_of(ttl)
-  if ttl == '' then return '' end
-  return num(now + tonumber(ttl))
+  redis.call('HDEL', P .. 'index:labels', sid)
 end
 """
 
-# ARGV: 4 ttl arg ('D' | 'N' | seconds), 5 default ttl ('' = none), 6 expected version
-# ('' = any), 7 max messages, 8 max bytes ('' = none), 9 labels JSON or '' (keep),
-# 10.. message bodies.
+# Set Redis's own expiry of both keys and the expiry index from `ttl` (new) and
+# `oldttl` (before this write). Needs meta, msgs, sid, P, ttl, oldttl, expires.
+_EXPIRY = r"""
+if ttl ~= '' then
+  local ms = math.ceil(tonumber(ttl) * 1000)
+  if ms > MAX_MS then ms = MAX_MS end
+  redis.call('PEXPIRE', meta, ms)
+  redis.call('PEXPIRE', msgs, ms)
+  redis.call('ZADD', P .. 'index:expiry', expires, sid)
+elseif oldttl ~= '' then
+  redis.call('PERSIST', meta)
+  redis.call('PERSIST', msgs)
+  redis.call('ZREM', P .. 'index:expiry', sid)
+end
+""".replace("MAX_MS", _MAX_MS)
+
+_EXPIRES = r"""
+local expires = ''
+if ttl ~= '' then expires = string.format('%.17g', tonumber(now) + tonumber(ttl)) end
+"""
+
+_PUSH = r"""
+for i = FIRST, #ARGV, 1000 do
+  redis.call('RPUSH', msgs, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+"""
+
+_OK = r"""
+return 'ok|' .. created .. '|' .. now .. '|' .. expires .. '|' .. count .. '|' .. size .. '|'
+  .. (version + 1) .. '|' .. labels
+"""
+
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl ('D' = keep the session's own
+# or take the default, 'N' = none, else seconds), 4 expected version ('' = any),
+# 5 config, 6 labels JSON ('' = keep), 7.. message bodies.
+# Reply: 'ok|created|updated|expires|count|size|version|labels', 'conflict|<version>'
+# or 'limit|messages|<count>' / 'limit|bytes|<size>'.
 SAVE = (
-    _PRELUDE
-    + r"""
-local own = nil
-if expired then wipe(m[7]); exists = false end
-local version = 0
-if exists then version = tonumber(m[4]); own = m[3] end
-if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= version then return {'conflict', tostring(version)} end
-local count = #ARGV - 9
-local size = 0
-for i = 10, #ARGV do size = size + string.len(ARGV[i]) end
-if ARGV[7] ~= '' and count > tonumber(ARGV[7]) then
-  return {'limit', 'messages', tostring(count)}
-end
-if ARGV[8] ~= '' and size > tonumber(ARGV[8]) then return {'limit', 'bytes', tostring(size)} end
-local ttl = choose_ttl(ARGV[4], ARGV[5], own)
-local expires = expiry_of(ttl)
-local created = ARGV[1]
-local labels = ARGV[9]
-if exists then
-  created = m[1]
-  if labels == '' then labels = m[7] else unindex_labels(m[7]) end
-  redis.call('DEL', KEYS[2])
-elseif labels == '' then
-  labels = '{}'
-end
-if not exists or ARGV[9] ~= '' then index_labels(labels) end
-for i = 10, #ARGV, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-redis.call('HSET', KEYS[1], 'id', sid, 'created', created, 'updated', ARGV[1],
-           'expires', expires, 'ttl', ttl, 'version', version + 1, 'count', count,
-           'size', size, 'labels', labels)
-redis.call('ZADD', KEYS[3], 0, sid)
-redis.call('ZADD', KEYS[4], ARGV[1], sid)
-if expires ~= '' then redis.call('ZADD', KEYS[5], expires, sid) end
-expire_keys(ttl)
-return {'ok', created, ARGV[1], expires, tostring(count), tostring(size),
-        tostring(version + 1), labels}
+    r"""
+local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
+    + _CONFIG
+    + r"""
+local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'labels')
+local version, created, ttl, oldttl, oldlabels = 0, now, dttl, '', '{}'
+local oldlabels_t = nil
+local expired = false
+if m[1] then
+  if m[5] ~= '{}' then oldlabels_t = cjson.decode(m[5]) end
+  expired = m[2] ~= '' and tonumber(m[2]) <= tonumber(now)
+  if not expired then
+    version, created, ttl, oldttl, oldlabels = tonumber(m[4]), m[1], m[3], m[3], m[5]
+  end
+end
+if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then return 'conflict|' .. version end
+local count, size = #ARGV - 6, 0
+for i = 7, #ARGV do size = size + #ARGV[i] end
+if max_m ~= '' and count > tonumber(max_m) then return 'limit|messages|' .. count end
+if max_b ~= '' and size > tonumber(max_b) then return 'limit|bytes|' .. size end
+-- Checked: now write. An expired session is wiped first and starts anew.
+if expired then
+"""
+    + _WIPE
+    + r"""
+  oldlabels_t = nil
+end
+if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
+"""
+    + _EXPIRES
+    + r"""
+local labels = ARGV[6]
+if labels == '' then labels = oldlabels end
+if labels ~= oldlabels then
+  if oldlabels_t then
+    for k, v in pairs(oldlabels_t) do
+      redis.call('SREM', P .. 'label:' .. #k .. ':' .. k .. '=' .. v, sid)
+    end
+  end
+  for k, v in pairs(cjson.decode(labels)) do
+    redis.call('SADD', P .. 'label:' .. #k .. ':' .. k .. '=' .. v, sid)
+  end
+  if labels == '{}' then
+    redis.call('HDEL', P .. 'index:labels', sid)
+  else
+    redis.call('HSET', P .. 'index:labels', sid, labels)
+  end
+end
+if version > 0 then redis.call('DEL', msgs) end
+"""
+    + _PUSH.replace("FIRST", "7")
+    + r"""
+redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
+           'ttl', ttl, 'version', version + 1, 'count', count, 'size', size, 'labels', labels)
+if version == 0 then redis.call('ZADD', P .. 'index:ids', 0, sid) end
+redis.call('ZADD', P .. 'index:updated', now, sid)
+"""
+    + _EXPIRY
+    + _OK
 )
 
-# ARGV: 4 ttl arg, 5 default ttl, 6 expected version, 7 max messages, 8 max bytes,
-# 9.. message bodies.
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl, 4 expected version, 5 config,
+# 6.. message bodies. Reply as SAVE's. The hot path: one HMGET, RPUSH, HSET and ZADD,
+# plus two PEXPIRE and a ZADD when the session has a TTL.
 APPEND = (
-    _PRELUDE
-    + r"""
-if expired then wipe(m[7]); exists = false end
-local version, count, size, created, labels, own = 0, 0, 0, ARGV[1], '{}', nil
-if exists then
-  version = tonumber(m[4]); count = tonumber(m[5]); size = tonumber(m[6])
-  created = m[1]; labels = m[7]; own = m[3]
-end
-if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= version then return {'conflict', tostring(version)} end
-local added = #ARGV - 8
-for i = 9, #ARGV do size = size + string.len(ARGV[i]) end
-count = count + added
-if ARGV[7] ~= '' and count > tonumber(ARGV[7]) then
-  return {'limit', 'messages', tostring(count)}
-end
-if ARGV[8] ~= '' and size > tonumber(ARGV[8]) then return {'limit', 'bytes', tostring(size)} end
-local ttl = choose_ttl(ARGV[4], ARGV[5], own)
-local expires = expiry_of(ttl)
-for i = 9, #ARGV, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-redis.call('HSET', KEYS[1], 'id', sid, 'created', created, 'updated', ARGV[1],
-           'expires', expires, 'ttl', ttl, 'version', version + 1, 'count', count,
-           'size', size, 'labels', labels)
-if not exists then redis.call('ZADD', KEYS[3], 0, sid) end
-redis.call('ZADD', KEYS[4], ARGV[1], sid)
-if expires ~= '' then redis.call('ZADD', KEYS[5], expires, sid) end
-expire_keys(ttl)
-return {'ok', created, ARGV[1], expires, tostring(count), tostring(size),
-        tostring(version + 1), labels}
+    r"""
+local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
+    + _CONFIG
+    + r"""
+local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'count', 'size',
+                     'labels')
+local version, count, size, created, labels, ttl, oldttl = 0, 0, 0, now, '{}', dttl, ''
+local expired = false
+if m[1] then
+  expired = m[2] ~= '' and tonumber(m[2]) <= tonumber(now)
+  if not expired then
+    version, count, size = tonumber(m[4]), tonumber(m[5]), tonumber(m[6])
+    created, ttl, oldttl, labels = m[1], m[3], m[3], m[7]
+  end
+end
+if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then return 'conflict|' .. version end
+count = count + #ARGV - 5
+for i = 6, #ARGV do size = size + #ARGV[i] end
+if max_m ~= '' and count > tonumber(max_m) then return 'limit|messages|' .. count end
+if max_b ~= '' and size > tonumber(max_b) then return 'limit|bytes|' .. size end
+-- Checked: now write. An expired session is wiped first and starts anew.
+if expired then
+  local oldlabels_t = nil
+  if m[7] ~= '{}' then oldlabels_t = cjson.decode(m[7]) end
+"""
+    + _WIPE
+    + r"""
+end
+if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
+"""
+    + _EXPIRES
+    + _PUSH.replace("FIRST", "6")
+    + r"""
+if version == 0 then
+  redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
+             'ttl', ttl, 'version', 1, 'count', count, 'size', size, 'labels', labels)
+  redis.call('ZADD', P .. 'index:ids', 0, sid)
+else
+  redis.call('HSET', meta, 'updated', now, 'expires', expires, 'ttl', ttl,
+             'version', version + 1, 'count', count, 'size', size)
+end
+redis.call('ZADD', P .. 'index:updated', now, sid)
+"""
+    + _EXPIRY
+    + _OK
 )
 
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix.
+# Reply: 'ok|<body>', 'empty', 'missing', 'expired|<expires_at>' or 'lost' (the meta
+# counts messages the list no longer holds: evicted by a maxmemory policy).
 POP = (
-    _PRELUDE
+    r"""
+local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
+local m = redis.call('HMGET', meta, 'expires', 'ttl', 'version', 'count', 'size')
+if not m[3] then return 'missing' end
+if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return 'expired|' .. m[1] end
+if tonumber(m[4]) == 0 then return 'empty' end
+local body = redis.call('RPOP', msgs)
+if not body then return 'lost' end
+local ttl, oldttl = m[2], m[2]
+"""
+    + _EXPIRES
     + r"""
-if not exists then return {'missing'} end
-if expired then return {'expired', m[2]} end
-if tonumber(m[5]) == 0 then return {'empty'} end
-local body = redis.call('RPOP', KEYS[2])
-local ttl = m[3]
-local expires = expiry_of(ttl)
-redis.call('HSET', KEYS[1], 'updated', ARGV[1], 'expires', expires,
-           'version', tonumber(m[4]) + 1, 'count', tonumber(m[5]) - 1,
-           'size', tonumber(m[6]) - string.len(body))
-redis.call('ZADD', KEYS[4], ARGV[1], sid)
-if expires ~= '' then redis.call('ZADD', KEYS[5], expires, sid) end
-expire_keys(ttl)
-return {'ok', body}
+redis.call('HSET', meta, 'updated', now, 'expires', expires, 'version', tonumber(m[3]) + 1,
+           'count', tonumber(m[4]) - 1, 'size', tonumber(m[5]) - #body)
+redis.call('ZADD', P .. 'index:updated', now, sid)
+"""
+    + _EXPIRY
+    + r"""
+return 'ok|' .. body
 """
 )
 
-# ARGV: 4 ttl arg, 5 default ttl
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl ('D' | 'N' | seconds),
+# 4 key prefix. Reply: as SAVE's 'ok|...' (version unchanged), 'missing' or
+# 'expired|<expires_at>'.
 TOUCH = (
-    _PRELUDE
+    r"""
+local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[4]
+local m = redis.call('HMGET', meta, 'created', 'updated', 'expires', 'ttl', 'version', 'count',
+                     'size', 'labels')
+if not m[1] then return 'missing' end
+if m[3] ~= '' and tonumber(m[3]) <= tonumber(now) then return 'expired|' .. m[3] end
+local ttl, oldttl = m[4], m[4]
+if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
+"""
+    + _EXPIRES
     + r"""
-if not exists then return {'missing'} end
-if expired then return {'expired', m[2]} end
-local ttl = choose_ttl(ARGV[4], ARGV[5], m[3])
-local expires = expiry_of(ttl)
-redis.call('HSET', KEYS[1], 'expires', expires, 'ttl', ttl)
-if expires ~= '' then redis.call('ZADD', KEYS[5], expires, sid) end
-expire_keys(ttl)
-return {'ok', expires}
+redis.call('HSET', meta, 'expires', expires, 'ttl', ttl)
+"""
+    + _EXPIRY
+    + r"""
+return 'ok|' .. m[1] .. '|' .. m[2] .. '|' .. expires .. '|' .. m[6] .. '|' .. m[7] .. '|'
+  .. m[5] .. '|' .. m[8]
 """
 )
 
-# ARGV: 4 only_if_expired ('1': purge, leave a live session alone)
-# Returns 1: a live session removed, 2: an expired one removed, 0: nothing.
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode:
+#   'delete'   remove the session, live or expired;
+#   'purge'    remove it only if expired (a live one gets its expiry entry re-synced);
+#   'vanished' only drop index entries of a session whose keys are gone.
+# Whatever the mode, a session whose meta is gone loses its index entries and label
+# set memberships (known from `index:labels`) and any orphan message list.
+# Reply: 1 a live session removed, 2 an expired one removed, 0 nothing removed.
 DELETE = (
-    _PRELUDE
+    r"""
+local meta, msgs, now, sid, P, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local m = redis.call('HMGET', meta, 'created', 'expires', 'labels')
+local oldlabels_t = nil
+if not m[1] then
+  local labels = redis.call('HGET', P .. 'index:labels', sid)
+  if labels then oldlabels_t = cjson.decode(labels) end
+"""
+    + _WIPE
     + r"""
-if not exists then
-  redis.call('ZREM', KEYS[3], sid)
-  redis.call('ZREM', KEYS[4], sid)
-  redis.call('ZREM', KEYS[5], sid)
   return 0
 end
-if ARGV[4] == '1' and not expired then return 0 end
-wipe(m[7])
+local expired = m[2] ~= '' and tonumber(m[2]) <= tonumber(now)
+if mode == 'vanished' then return 0 end
+if mode == 'purge' and not expired then
+  if m[2] == '' then
+    redis.call('ZREM', P .. 'index:expiry', sid)
+  else
+    redis.call('ZADD', P .. 'index:expiry', m[2], sid)
+  end
+  return 0
+end
+if m[3] ~= '{}' then oldlabels_t = cjson.decode(m[3]) end
+"""
+    + _WIPE
+    + r"""
 if expired then return 2 end
 return 1
 """
 )
 
-# ARGV: 4 last ('' = all), 5 sliding ('1' restarts the TTL)
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 last ('' = all), 4 sliding ('1'
+# restarts the TTL), 5 key prefix.
+# Reply: {size_bytes, body, ...} (size_bytes is digits), {'missing'} or
+# {'expired', expires_at}.
 LOAD = (
-    _PRELUDE
-    + r"""
-if not exists then return {'missing'} end
-if expired then return {'expired', m[2]} end
+    r"""
+local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]
+local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size')
+if not m[3] then return {'missing'} end
+if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return {'expired', m[1]} end
 local bodies
-if ARGV[4] == '' then
-  bodies = redis.call('LRANGE', KEYS[2], 0, -1)
-elseif tonumber(ARGV[4]) == 0 then
+if ARGV[3] == '' then
+  bodies = redis.call('LRANGE', msgs, 0, -1)
+elseif ARGV[3] == '0' then
   bodies = {}
 else
-  bodies = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[4]), -1)
+  bodies = redis.call('LRANGE', msgs, -tonumber(ARGV[3]), -1)
 end
-if ARGV[5] == '1' and m[3] ~= '' then
-  local expires = expiry_of(m[3])
-  redis.call('HSET', KEYS[1], 'expires', expires)
-  redis.call('ZADD', KEYS[5], expires, sid)
-  expire_keys(m[3])
+if ARGV[4] == '1' and m[2] ~= '' then
+  local ttl, oldttl = m[2], m[2]
+"""
+    + _EXPIRES
+    + r"""
+  redis.call('HSET', meta, 'expires', expires)
+"""
+    + _EXPIRY
+    + r"""
 end
-local reply = {'ok', m[6]}
-for i = 1, #bodies do reply[#reply + 1] = bodies[i] end
-return reply
+table.insert(bodies, 1, m[3])
+return bodies
 """
 )

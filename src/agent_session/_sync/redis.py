@@ -1,5 +1,9 @@
 # This file is generated from _async/redis.py by scripts/unasync.py: do not edit.
-"""``RedisStore``: sessions in Redis (redis-py), one Lua script per write."""
+"""``RedisStore``: sessions in Redis (redis-py), one Lua script per write.
+
+The module is named ``redis.py`` like the driver: imports here are relative and the
+driver is loaded by absolute name (``_drivers``), so the two never shadow each other.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,14 @@ from .. import _redis_scripts as scripts
 from .._concurrency import ensure_asyncio
 from .._drivers import redis_driver
 from .._errors import (
-    CapacityExceeded,
+    SerializationError,
     SessionExpired,
     SessionNotFound,
     StoreClosed,
     VersionConflict,
     map_backend_errors,
 )
-from .._metadata import Page, SessionMetadata
+from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
 from .._serialization import decode_message, encode_labels, encode_message, read_only_labels
@@ -44,21 +48,26 @@ from .base import SessionStore
 
 __all__ = ["RedisStore"]
 
+#: Ids read from an index per round trip (iter_sessions, purge_expired, clear).
 _PAGE = 500
-_META_FIELDS = ("id", "created", "updated", "expires", "version", "count", "size", "labels")
+_META_FIELDS = ("created", "updated", "expires", "version", "count", "size", "labels")
 
 
 def _text(value: Any) -> str:
+    # A client of the caller's may not decode responses: accept bytes too.
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _num(value: float) -> str:
-    return repr(float(value))  # shortest repr that round-trips: no digit lost
+    return repr(float(value))  # the shortest repr that round-trips: no digit lost
 
 
-def _opt_float(value: Any) -> float | None:
-    text = _text(value)
+def _opt_float(text: str) -> float | None:
     return None if text == "" else float(text)
+
+
+def _labels(text: str) -> Mapping[str, str]:
+    return EMPTY_LABELS if text == "{}" else read_only_labels(text)
 
 
 def _glob_escape(text: str) -> str:
@@ -68,29 +77,45 @@ def _glob_escape(text: str) -> str:
 class RedisStore(SessionStore):
     """Sessions in Redis: a hash of metadata and a list of messages per session.
 
-    Every write is one Lua script, so it is atomic and one round trip; ``append``
-    is an ``RPUSH``, whatever the session's length. A session's keys share a hash
-    tag (the id, or a digest of it when it holds braces), so they live in one slot
-    of a Redis Cluster. Expiry is decided with the store's ``clock``; Redis's own
-    ``PEXPIRE`` on both keys reclaims them, after which the session reads as
-    not found. The indexes behind ``list_sessions``, ``iter_sessions`` and
-    ``find_sessions`` are keys of their own, updated by the same scripts: on a
-    Redis Cluster those scripts would cross slots, so this store targets a single
-    Redis server (or a primary with replicas). The async flavour needs asyncio
-    (redis.asyncio does not run under trio) and says so under trio.
+    Every write is one Lua script, so it is atomic and one round trip; ``append`` is
+    an ``RPUSH`` inside it, whatever the session's length, and ``load(last=N)`` an
+    ``LRANGE`` of N. A session's two keys share a hash tag (the id, or a digest of it
+    when the id holds braces), so they live in one slot of a Redis Cluster.
+
+    Expiry is decided with the store's ``clock``, not Redis's: a session past its
+    ``expires_at`` is expired (``SessionExpired``) even while Redis still holds it.
+    Every write also sets ``PEXPIRE`` on both keys to the time the session has left,
+    so Redis reclaims them itself; after that the session reads as not found.
+
+    The indexes behind ``list_sessions``, ``iter_sessions``, ``find_sessions`` and
+    ``purge_expired`` are keys of their own, updated by the same scripts. On a Redis
+    Cluster those scripts would cross slots: this store targets one Redis server (or
+    a primary with replicas). Readers re-check each session's own keys, so an index
+    entry of a session Redis reclaimed is never returned (and is dropped on sight).
+
+    The async flavour needs asyncio (``redis.asyncio`` does not run under trio):
+    under trio every call raises ``RuntimeError`` saying so.
 
     :param url_or_client: a ``redis://`` / ``rediss://`` / ``unix://`` URL (the store
-        owns and closes its client), or a client of yours (never closed by the store;
-        ``redis.asyncio.Redis`` for the async store, ``redis.Redis`` for the sync one)
+        owns its client and connection pool and closes them), or a client of yours
+        (``redis.asyncio.Redis`` for the async store, ``redis.Redis`` for the sync one;
+        never closed by the store). The store's own client never retries a command: a
+        write that failed may or may not have been applied, and repeating it could
+        apply it twice. A client of yours keeps its own retry policy (redis-py 6+
+        retries by default): build it with ``retry=None`` for the same guarantee.
     :param prefix: the start of every key this store writes
-    :param default_ttl: seconds or ``timedelta`` a session lives after its last
+    :param default_ttl: seconds or ``timedelta`` a new session lives after its last
         write; None: forever
     :param sliding: True: a ``load`` restarts the TTL too
     :param clock: a zero-argument callable returning epoch seconds
     :param max_messages: at most this many messages per session
     :param max_message_bytes: at most this many bytes per message (wire form)
     :param max_session_bytes: at most this many bytes per session (wire form)
-    :param socket_timeout: seconds before a connect or a command to Redis gives up
+    :param socket_timeout: seconds before connecting to, or a command sent to, Redis
+        gives up (for a URL; a client of yours keeps its own timeouts)
+    :raises ImportError: if redis-py is not installed (``pip install agent-session[redis]``)
+    :raises TypeError: if ``url_or_client`` is neither a URL nor a client of the right kind
+    :raises ValueError: on a bad TTL, limit or timeout
     """
 
     name = "redis"
@@ -108,7 +133,9 @@ class RedisStore(SessionStore):
         max_session_bytes: int | None = None,
         socket_timeout: float = 5.0,
     ) -> None:
-        driver, self._errors = redis_driver()
+        driver, errors = redis_driver()
+        # Stateless: one instance serves every call.
+        self._backend_errors = map_backend_errors("Redis", errors)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {prefix!r}")
         if not isinstance(sliding, bool):
@@ -124,100 +151,115 @@ class RedisStore(SessionStore):
                 decode_responses=True,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
-                retry_on_timeout=False,
+                retry=None,  # never repeat a write whose outcome is unknown
             )
             self._owns_client = True
-        elif hasattr(url_or_client, "register_script"):
+        elif isinstance(url_or_client, driver.Redis):
             self._client = url_or_client
             self._owns_client = False
         else:
-            raise TypeError(f"url_or_client must be a Redis URL or client, not {url_or_client!r}")
+            raise TypeError(
+                f"url_or_client must be a Redis URL or a {driver.__name__}.Redis client, "
+                f"not {url_or_client!r:.100}"
+            )
         self._prefix = prefix
-        self._ids = prefix + "ids"
-        self._updated = prefix + "updated"
-        self._expiry = prefix + "expiry"
-        self._label_prefix = prefix + "label:"
-        self._save = self._client.register_script(scripts.SAVE)
-        self._append = self._client.register_script(scripts.APPEND)
-        self._pop = self._client.register_script(scripts.POP)
-        self._touch = self._client.register_script(scripts.TOUCH)
-        self._delete = self._client.register_script(scripts.DELETE)
-        self._load = self._client.register_script(scripts.LOAD)
+        self._ids = prefix + "index:ids"
+        self._updated = prefix + "index:updated"
+        self._expiry = prefix + "index:expiry"
+        limits = self._limits
+        # Per-store settings travel as one argument: fewer to send on every write.
+        self._config = "|".join(
+            [
+                "" if self._default_ttl is None else _num(self._default_ttl),
+                "" if limits.max_messages is None else str(limits.max_messages),
+                "" if limits.max_session_bytes is None else str(limits.max_session_bytes),
+                prefix,
+            ]
+        )
+        # redis-py's Script objects send EVALSHA and load the script again on NOSCRIPT
+        # (after a restart or SCRIPT FLUSH): nothing here goes stale.
+        register = self._client.register_script
+        self._save = register(scripts.SAVE)
+        self._append = register(scripts.APPEND)
+        self._pop = register(scripts.POP)
+        self._touch = register(scripts.TOUCH)
+        self._delete = register(scripts.DELETE)
+        self._load = register(scripts.LOAD)
         self._closed = False
 
     # -- plumbing ---------------------------------------------------------------------
 
     def _check(self) -> None:
-        ensure_asyncio("RedisStore")
+        ensure_asyncio(type(self).__name__)
         if self._closed:
             raise StoreClosed(self.name)
 
     def _backend(self) -> map_backend_errors:
-        return map_backend_errors("Redis", self._errors)
+        return self._backend_errors
 
     def _keys(self, session_id: str) -> list[str]:
-        # Braces would end the hash tag early: ids holding any get a digest as tag.
+        """The session's hash and list, under one hash tag.
+
+        An id holding a brace would end the tag early (Redis Cluster hashes what lies
+        between the first ``{`` and the next ``}``), so such ids get ``{`` + a SHA-1
+        of the id as tag: no brace-free id starts with ``{``, so tags never collide.
+        """
         if "{" in session_id or "}" in session_id:
             tag = "{" + hashlib.sha1(session_id.encode("utf-8")).hexdigest()
         else:
             tag = session_id
-        base = f"{self._prefix}{{{tag}}}"
-        return [base + ":m", base + ":l", self._ids, self._updated, self._expiry]
+        base = f"{self._prefix}{{{tag}}}:"
+        return [base + "meta", base + "msgs"]
 
     def _label_key(self, key: str, value: str) -> str:
-        return f"{self._label_prefix}{len(key.encode('utf-8'))}:{key}={value}"
+        return f"{self._prefix}label:{len(key.encode('utf-8'))}:{key}={value}"
 
-    def _common(self, session_id: str) -> list[str]:
-        return [_num(self._clock()), session_id, self._label_prefix]
-
-    def _ttl_args(self, ttl: object) -> list[str]:
+    def _ttl_arg(self, ttl: object) -> str:
         if ttl is DEFAULT:
-            arg = "D"
-        elif ttl is None:
-            arg = "N"
-        else:
-            arg = _num(ttl)  # type: ignore[arg-type]  # validated seconds
-        default = "" if self._default_ttl is None else _num(self._default_ttl)
-        return [arg, default]
+            return "D"
+        if ttl is None:
+            return "N"
+        return _num(ttl)  # type: ignore[arg-type]  # validated seconds
 
-    def _limit_args(self) -> list[str]:
-        limits = self._limits
-        return [
-            "" if limits.max_messages is None else str(limits.max_messages),
-            "" if limits.max_session_bytes is None else str(limits.max_session_bytes),
-        ]
-
-    def _written(self, session_id: str, reply: list[Any], expected: int | None) -> SessionMetadata:
-        status = _text(reply[0])
+    def _written(self, session_id: str, raw: Any, expected: int | None) -> SessionMetadata:
+        """The metadata in a write's reply, or the error it reports."""
+        reply = _text(raw)
+        if reply.startswith("ok|"):
+            _ok, created, updated, expires, count, size, version, labels = reply.split("|", 7)
+            return SessionMetadata(
+                session_id,
+                float(created),
+                float(updated),
+                _opt_float(expires),
+                int(count),
+                int(size),
+                int(version),
+                _labels(labels),
+            )
+        status, _, detail = reply.partition("|")
         if status == "conflict":
-            raise VersionConflict(session_id, expected or 0, int(_text(reply[1])))
+            raise VersionConflict(session_id, expected or 0, int(detail))
         if status == "limit":
-            what, total = _text(reply[1]), _text(reply[2])
-            limit = (
-                self._limits.max_messages if what == "messages" else self._limits.max_session_bytes
-            )
-            raise CapacityExceeded(
-                f"session {session_id!r} would hold {total} {what}, over its limit of "
-                f"{limit}: start a new session or raise the limit",
-                session_id=session_id,
-            )
-        created, updated, expires, count, size, version, labels = map(_text, reply[1:8])
-        return SessionMetadata(
-            session_id,
-            float(created),
-            float(updated),
-            _opt_float(expires),
-            int(count),
-            int(size),
-            int(version),
-            read_only_labels(labels),
-        )
+            what, total = detail.split("|")
+            if what == "messages":
+                self._limits.check_totals(session_id, int(total), 0)
+            else:
+                self._limits.check_totals(session_id, 0, int(total))
+        self._raise_missing(session_id, reply)
+        raise AssertionError(f"unexpected reply from the Redis script: {reply!r:.200}")
+
+    @staticmethod
+    def _raise_missing(session_id: str, reply: str) -> None:
+        if reply == "missing":
+            raise SessionNotFound(session_id)
+        if reply.startswith("expired|"):
+            raise SessionExpired(session_id, float(reply[8:]))
 
     def _meta(self, session_id: str, fields: list[Any]) -> SessionMetadata | None:
         """Metadata from an HMGET of ``_META_FIELDS``; None if the session is gone."""
         if fields[0] is None:
             return None
-        _id, created, updated, expires, version, count, size, labels = map(_text, fields)
+        created, updated, expires, version, count, size, labels = map(_text, fields)
         return SessionMetadata(
             session_id,
             float(created),
@@ -226,16 +268,8 @@ class RedisStore(SessionStore):
             int(count),
             int(size),
             int(version),
-            read_only_labels(labels),
+            _labels(labels),
         )
-
-    @staticmethod
-    def _raise_missing(session_id: str, reply: list[Any]) -> None:
-        status = _text(reply[0])
-        if status == "missing":
-            raise SessionNotFound(session_id)
-        if status == "expired":
-            raise SessionExpired(session_id, float(_text(reply[1])))
 
     # -- writes -----------------------------------------------------------------------
 
@@ -248,13 +282,30 @@ class RedisStore(SessionStore):
         expected_version: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> SessionMetadata:
+        """Store a snapshot of ``conversation``, replacing what the session held.
+
+        One script: the old list is replaced, the labels and indexes updated.
+
+        :param ttl: seconds or ``timedelta``; ``DEFAULT`` keeps the session's own TTL
+            (``default_ttl`` for a new session); None: never expires
+        :param expected_version: write only if the session is at this version
+            (0: it must not exist yet)
+        :param labels: replace the session's labels; None keeps them
+        :raises InvalidSessionId: if ``session_id`` is not valid
+        :raises VersionConflict: if ``expected_version`` does not match
+        :raises CapacityExceeded: if a limit would be exceeded
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the session's metadata after the write
+        """
         self._check()
         checked = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
         args = [
-            *self._common(session_id),
-            *self._ttl_args(checked.ttl),
+            _num(self._clock()),
+            session_id,
+            self._ttl_arg(checked.ttl),
             "" if expected_version is None else str(expected_version),
-            *self._limit_args(),
+            self._config,
             "" if checked.labels is None else encode_labels(checked.labels),
             *(encode_message(message) for message in checked.messages),
         ]
@@ -269,73 +320,132 @@ class RedisStore(SessionStore):
         ttl: TTLArg = DEFAULT,
         expected_version: int | None = None,
     ) -> SessionMetadata:
+        """Add ``messages`` at the end of the session, creating it if needed.
+
+        One script whose cost does not depend on the session's length (``RPUSH``).
+
+        :param ttl: as for :meth:`save`
+        :param expected_version: as for :meth:`save`
+        :raises InvalidSessionId: if ``session_id`` is not valid
+        :raises VersionConflict: if ``expected_version`` does not match
+        :raises CapacityExceeded: if a limit would be exceeded
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the session's metadata after the write
+        """
         self._check()
         checked = check_append(session_id, messages, ttl, expected_version, self._limits)
         args = [
-            *self._common(session_id),
-            *self._ttl_args(checked.ttl),
+            _num(self._clock()),
+            session_id,
+            self._ttl_arg(checked.ttl),
             "" if expected_version is None else str(expected_version),
-            *self._limit_args(),
-            *(encode_message(message) for message in checked.messages),
+            self._config,
         ]
-        with self._backend():
+        args += [encode_message(message) for message in checked.messages]
+        with self._backend_errors:
             reply = self._append(keys=self._keys(session_id), args=args)
         return self._written(session_id, reply, expected_version)
 
     def pop(self, session_id: str) -> Message | None:
+        """Remove and return the newest message; None (nothing written) if there is none.
+
+        :raises SessionNotFound: if there is no such session
+        :raises SessionExpired: if its TTL ran out
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the removed message, or None
+        """
         self._check()
         check_session_id(session_id)
+        args = [_num(self._clock()), session_id, self._prefix]
         with self._backend():
-            reply = self._pop(keys=self._keys(session_id), args=self._common(session_id))
-        self._raise_missing(session_id, reply)
-        if _text(reply[0]) == "empty":
+            reply = _text(self._pop(keys=self._keys(session_id), args=args))
+        if reply.startswith("ok|"):
+            return decode_message(reply[3:])
+        if reply == "empty":
             return None
-        return decode_message(_text(reply[1]))
+        if reply == "lost":
+            raise SerializationError(
+                f"session {session_id!r} lists messages its Redis list no longer holds "
+                "(evicted? run Redis with maxmemory-policy noeviction)"
+            )
+        self._raise_missing(session_id, reply)
+        raise AssertionError(f"unexpected reply from the Redis script: {reply!r:.200}")
 
     def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+        """Restart the session's TTL (``DEFAULT``: its own duration); the version stays.
+
+        :raises SessionNotFound: if there is no such session
+        :raises SessionExpired: if its TTL already ran out
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the session's metadata after the touch
+        """
         self._check()
         check_session_id(session_id)
-        ttl_arg = resolve_ttl_arg(ttl)
-        args = [*self._common(session_id), *self._ttl_args(ttl_arg)]
-        keys = self._keys(session_id)
+        args = [_num(self._clock()), session_id, self._ttl_arg(resolve_ttl_arg(ttl)), self._prefix]
         with self._backend():
-            reply = self._touch(keys=keys, args=args)
-            self._raise_missing(session_id, reply)
-            fields = self._client.hmget(keys[0], _META_FIELDS)
-        meta = self._meta(session_id, fields)
-        if meta is None:  # deleted in between: it was touched, then removed
-            raise SessionNotFound(session_id)
-        return meta
+            reply = self._touch(keys=self._keys(session_id), args=args)
+        return self._written(session_id, reply, None)
 
     def delete(self, session_id: str) -> bool:
+        """Remove the session and its index entries.
+
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: True if a live session was removed
+        """
         self._check()
         check_session_id(session_id)
+        args = [_num(self._clock()), session_id, self._prefix, "delete"]
         with self._backend():
-            removed = self._delete(
-                keys=self._keys(session_id), args=[*self._common(session_id), "0"]
-            )
+            removed = self._delete(keys=self._keys(session_id), args=args)
         return int(removed) == 1
 
+    def _delete_many(self, ids: list[str], mode: str) -> list[int]:
+        """Run the DELETE script for each id in ``mode``: one pipelined round trip."""
+        now = _num(self._clock())
+        with self._client.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                args = [now, session_id, self._prefix, mode]
+                self._delete(keys=self._keys(session_id), args=args, client=pipe)
+            return [int(outcome) for outcome in pipe.execute()]
+
     def purge_expired(self) -> int:
+        """Remove the sessions expired by the store's clock.
+
+        Walks the expiry index, so the cost grows with the expired sessions only. It
+        also drops the index entries of sessions Redis already reclaimed.
+
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: how many expired sessions were removed
+        """
         self._check()
         removed = 0
         with self._backend():
             while True:
-                ids = self._client.zrangebyscore(
+                raw = self._client.zrangebyscore(
                     self._expiry, "-inf", _num(self._clock()), start=0, num=_PAGE
                 )
-                if not ids:
+                if not raw:
                     return removed
-                for raw in ids:
-                    session_id = _text(raw)
-                    outcome = self._delete(
-                        keys=self._keys(session_id), args=[*self._common(session_id), "1"]
-                    )
-                    removed += int(outcome) == 2
-                if len(ids) < _PAGE:
+                # Each id leaves the range: removed, or re-scored to its live expiry.
+                outcomes = self._delete_many([_text(item) for item in raw], "purge")
+                removed += outcomes.count(2)
+                if len(raw) < _PAGE:
                     return removed
 
     def clear(self) -> int:
+        """Remove every key under the store's prefix (``SCAN`` + ``UNLINK`` in batches).
+
+        Keys of another store whose prefix starts with this one's go too.
+
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: how many live sessions were removed
+        """
         self._check()
         live = 0
         for _session_id in self.iter_sessions():
@@ -355,21 +465,43 @@ class RedisStore(SessionStore):
     # -- reads ------------------------------------------------------------------------
 
     def load(self, session_id: str, *, last: int | None = None) -> Conversation:
+        """The session's conversation (a new object each time).
+
+        :param last: only the newest ``last`` messages (an ``LRANGE`` of that many)
+        :raises SessionNotFound: if there is no such session
+        :raises SessionExpired: if its TTL ran out
+        :raises SerializationError: if a stored message is malformed
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the conversation
+        """
         self._check()
         check_session_id(session_id)
         check_last(last)
         args = [
-            *self._common(session_id),
+            _num(self._clock()),
+            session_id,
             "" if last is None else str(last),
             "1" if self._sliding else "0",
+            self._prefix,
         ]
         with self._backend():
             reply = self._load(keys=self._keys(session_id), args=args)
-        self._raise_missing(session_id, reply)
-        messages = [decode_message(_text(body)) for body in reply[2:]]
-        return Conversation._adopt(messages, int(_text(reply[1])) if last is None else -1)
+        head = _text(reply[0])
+        if not head.isdigit():
+            self._raise_missing(session_id, "|".join(map(_text, reply)))
+        messages = [decode_message(body) for body in reply[1:]]
+        return Conversation._adopt(messages, int(head) if last is None else -1)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
+        """What the store knows about the session.
+
+        :raises SessionNotFound: if there is no such session
+        :raises SessionExpired: if its TTL ran out
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: its metadata
+        """
         self._check()
         check_session_id(session_id)
         with self._backend():
@@ -377,18 +509,23 @@ class RedisStore(SessionStore):
         meta = self._meta(session_id, fields)
         if meta is None:
             raise SessionNotFound(session_id)
-        if meta.is_expired(self._clock()):
-            raise SessionExpired(session_id, meta.expires_at)  # type: ignore[arg-type]
+        if meta.expires_at is not None and meta.expires_at <= self._clock():
+            raise SessionExpired(session_id, meta.expires_at)
         return meta
 
     def exists(self, session_id: str) -> bool:
+        """True if the session exists and has not expired.
+
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        """
         self._check()
         check_session_id(session_id)
         with self._backend():
             expires = self._client.hget(self._keys(session_id)[0], "expires")
         if expires is None:
             return False
-        at = _opt_float(expires)
+        at = _opt_float(_text(expires))
         return at is None or at > self._clock()
 
     def _live_ids(self, ids: list[str]) -> list[str]:
@@ -405,16 +542,20 @@ class RedisStore(SessionStore):
             if expires is None:
                 gone.append(session_id)
                 continue
-            at = _opt_float(expires)
+            at = _opt_float(_text(expires))
             if at is None or at > now:
                 live.append(session_id)
-        if gone:  # Redis expired them on its own: drop their index entries too
-            self._client.zrem(self._ids, *gone)
-            self._client.zrem(self._updated, *gone)
-            self._client.zrem(self._expiry, *gone)
+        if gone:  # Redis reclaimed them on its own: drop their index entries too
+            self._delete_many(gone, "vanished")
         return live
 
     def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
+        """Ids of the live sessions in sorted order, one index page in memory at a time.
+
+        :param prefix: only ids starting with this
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        """
         self._check()
         check_prefix(prefix)
         # Keyset paging over the lex-sorted id index: UTF-8 byte order is code point order.
@@ -435,6 +576,14 @@ class RedisStore(SessionStore):
     def list_sessions(
         self, *, prefix: str | None = None, limit: int | None = None
     ) -> list[str]:
+        """Ids of the live sessions, sorted.
+
+        :param prefix: only ids starting with this
+        :param limit: at most this many
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the ids
+        """
         self._check()
         check_prefix(prefix)
         check_limit(limit)
@@ -454,15 +603,27 @@ class RedisStore(SessionStore):
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
+        """One page of live sessions' metadata, newest ``updated_at`` first.
+
+        Without labels it walks the ``updated_at`` index; with labels it intersects
+        the label sets, orders the candidates by their ``updated_at`` index scores and
+        reads the metadata of one page of them.
+
+        :param labels: only sessions having all these label pairs
+        :param updated_after: only sessions updated strictly after this
+        :param updated_before: only sessions updated strictly before this
+        :param limit: at most this many items
+        :param cursor: the ``next_cursor`` of the previous page
+        :raises ValueError: on a cursor this library did not make
+        :raises BackendError: if Redis failed or is unreachable
+        :raises StoreClosed: if the store is closed
+        :return: the page
+        """
         self._check()
         query = FindQuery(labels, updated_after, updated_before, limit, cursor)
         with self._backend():
             if query.labels:
-                # The label sets narrow the candidates; their metadata orders them.
-                keys = [self._label_key(k, v) for k, v in query.labels.items()]
-                candidates = [_text(item) for item in self._client.sinter(keys)]
-                metas = self._metas(candidates)
-                found = [meta for meta in metas if query.matches(meta)]
+                found = self._find_labelled(query)
             else:
                 found = self._scan_updated(query)
         found.sort(key=lambda meta: (-meta.updated_at, meta.session_id))
@@ -471,8 +632,12 @@ class RedisStore(SessionStore):
         next_cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
         return Page(items, next_cursor)
 
-    def _metas(self, ids: list[str]) -> list[SessionMetadata]:
-        """Live sessions' metadata, one pipelined round trip."""
+    def _metas(self, ids: list[str], *, clean: bool = True) -> list[SessionMetadata]:
+        """Live sessions' metadata, one pipelined round trip.
+
+        :param clean: drop the index entries of sessions whose keys are gone (not while
+            paging an index by offset: removing entries would shift the next page)
+        """
         if not ids:
             return []
         with self._client.pipeline(transaction=False) as pipe:
@@ -480,12 +645,51 @@ class RedisStore(SessionStore):
                 pipe.hmget(self._keys(session_id)[0], _META_FIELDS)
             rows = pipe.execute()
         now = self._clock()
-        metas = []
+        metas, gone = [], []
         for session_id, fields in zip(ids, rows, strict=True):
             meta = self._meta(session_id, fields)
-            if meta is not None and not meta.is_expired(now):
+            if meta is None:
+                gone.append(session_id)
+            elif not meta.is_expired(now):
                 metas.append(meta)
+        if gone and clean:
+            self._delete_many(gone, "vanished")
         return metas
+
+    def _find_labelled(self, query: FindQuery) -> list[SessionMetadata]:
+        """Sessions holding every label pair: candidates ordered by index score first."""
+        keys = [self._label_key(k, v) for k, v in query.labels.items()]
+        candidates = [_text(item) for item in self._client.sinter(keys)]
+        if not candidates:
+            return []
+        scores = self._client.zmscore(self._updated, candidates)
+        low = -math.inf if query.updated_after is None else query.updated_after
+        high = math.inf if query.updated_before is None else query.updated_before
+        after = query.after
+        ordered = sorted(
+            (
+                (float(score), session_id)
+                for session_id, score in zip(candidates, scores, strict=True)
+                if score is not None
+                and low < float(score) < high
+                and (
+                    after is None
+                    or float(score) < after[0]
+                    or (float(score) == after[0] and session_id > after[1])
+                )
+            ),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        # The metadata is the truth (the index only orders): read it a batch at a time
+        # until a page and one more item are in.
+        found: list[SessionMetadata] = []
+        batch = query.limit + 1
+        for start in range(0, len(ordered), batch):
+            chunk = [session_id for score, session_id in ordered[start : start + batch]]
+            found += [meta for meta in self._metas(chunk) if query.matches(meta)]
+            if len(found) > query.limit:
+                break
+        return found
 
     def _scan_updated(self, query: FindQuery) -> list[SessionMetadata]:
         """Walk the ``updated`` index newest first until one page (and its ties) is in."""
@@ -502,7 +706,7 @@ class RedisStore(SessionStore):
                 self._updated, high_arg, low_arg, start=offset, num=batch, withscores=True
             )
             offset += len(rows)
-            metas = self._metas([_text(member) for member, _score in rows])
+            metas = self._metas([_text(member) for member, _score in rows], clean=False)
             found += [meta for meta in metas if query.matches(meta)]
             if len(rows) < batch:
                 return found
@@ -513,10 +717,15 @@ class RedisStore(SessionStore):
                     return found  # no later row can tie with the page's last item
 
     def close(self) -> None:
+        """Close the store, and its client if the store made it from a URL.
+
+        :raises BackendError: if closing the store's own client failed
+        """
         if self._closed:
             return
         self._closed = True
         if self._owns_client:
+            ensure_asyncio(type(self).__name__)
             with self._backend():
                 self._client.close()
 
