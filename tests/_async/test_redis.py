@@ -1,0 +1,409 @@
+"""What only the Redis store promises: key layout, one script per call, Redis-side
+expiry, clients, outages.
+
+asyncio only (redis.asyncio needs it); the refusal under trio and the wrong-flavour
+clients are in ``tests/test_redis_flavours.py``, the tests with several processes in
+``tests/test_redis_processes.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis_helpers import PrivateRedis, delete_prefix, hash_tag, keys_under, new_prefix, slot
+
+from agent_session import (
+    AsyncRedisStore,
+    BackendError,
+    Conversation,
+    Message,
+    SerializationError,
+    SessionExpired,
+    SessionNotFound,
+    StoreClosed,
+    open_async_store,
+)
+from agent_session._concurrency import asleep
+from agent_session._drivers import aredis_driver
+from agent_session.testing import FakeClock
+
+# Ids that could break a key layout: separators, braces (hash tag delimiters) in
+# every position, non-ASCII text, the longest id allowed.
+SPECIAL_IDS = [
+    "plain",
+    "a:b:c",
+    "with{brace",
+    "close}brace",
+    "}{",
+    "{}",
+    "{plain}",
+    "x}y{z",
+    "ünï:cødé 🙂",
+    "x" * 512,
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix per test; its keys are deleted afterwards."""
+    prefix = new_prefix()
+    yield prefix
+    delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture
+def peek(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain blocking client to look at the keys behind the store's back."""
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        yield client
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own, which the test may kill and restart."""
+    if not PrivateRedis.available():
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _user(text: str) -> Message:
+    return Message("user", text)
+
+
+def _session_keys(url: str, prefix: str) -> list[str]:
+    return [key for key in keys_under(url, prefix) if key.startswith(prefix + "{")]
+
+
+async def test_a_sessions_two_keys_share_one_hash_tag(redis_url: str, prefix: str) -> None:
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        for session_id in SPECIAL_IDS:
+            await store.save(session_id, Conversation().add_user(session_id), labels={"k": "v"})
+        keys = _session_keys(redis_url, prefix)
+        assert len(keys) == 2 * len(SPECIAL_IDS)
+        by_tag: dict[str, list[str]] = {}
+        for key in keys:
+            by_tag.setdefault(hash_tag(key), []).append(key)
+        assert len(by_tag) == len(SPECIAL_IDS)  # one tag per session, shared by its keys
+        for tag, pair in by_tag.items():
+            assert sorted(key.rsplit(":", 1)[1] for key in pair) == ["meta", "msgs"], pair
+            assert slot(pair[0]) == slot(pair[1])
+            assert "{" not in tag[1:] and "}" not in tag
+        # A brace-free id is its own tag; one with braces gets a digest instead.
+        assert f"{prefix}{{a:b:c}}:meta" in keys
+        assert not any("with{brace" in key for key in keys)
+        for session_id in SPECIAL_IDS:
+            assert [m.content for m in await store.load(session_id)] == [session_id]
+            assert (await store.get_metadata(session_id)).session_id == session_id
+            assert (await store.pop(session_id)) == _user(session_id)
+        assert await store.list_sessions() == sorted(SPECIAL_IDS)
+        page = await store.find_sessions(labels={"k": "v"})
+        assert sorted(meta.session_id for meta in page.items) == sorted(SPECIAL_IDS)
+        for session_id in SPECIAL_IDS:
+            assert await store.delete(session_id)
+        assert keys_under(redis_url, prefix) == []  # no index entry left behind
+
+
+async def test_ids_that_differ_only_in_braces_are_different_sessions(
+    redis_url: str, prefix: str
+) -> None:
+    ids = ["x", "{x}", "{x", "x}", "{{x}}"]
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        for n, session_id in enumerate(ids):
+            await store.append(session_id, *[_user(session_id)] * (n + 1))
+        for n, session_id in enumerate(ids):
+            assert [m.content for m in await store.load(session_id)] == [session_id] * (n + 1)
+        assert len(_session_keys(redis_url, prefix)) == 2 * len(ids)
+
+
+async def test_every_call_on_a_session_is_one_round_trip(redis_url: str, prefix: str) -> None:
+    driver, _errors = aredis_driver()
+    client = driver.Redis.from_url(redis_url, decode_responses=True)
+    sent: list[str] = []
+    original = client.execute_command
+
+    async def counting(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]).upper())
+        return await original(*args, **options)
+
+    client.execute_command = counting
+    store = AsyncRedisStore(client, prefix=prefix, default_ttl=60)
+    calls: dict[str, Callable[[], Any]] = {
+        "save": lambda: store.save("s", Conversation().add_user("a"), labels={"k": "v"}),
+        "append": lambda: store.append("s", _user("b"), _user("c")),
+        "load": lambda: store.load("s"),
+        "load last": lambda: store.load("s", last=1),
+        "pop": lambda: store.pop("s"),
+        "touch": lambda: store.touch("s", ttl=30),
+        "delete": lambda: store.delete("s"),
+    }
+    for call in calls.values():  # the first run may load the scripts into Redis
+        await call()
+    for name, call in calls.items():
+        sent.clear()
+        await call()
+        assert sent == ["EVALSHA"], name
+    sent.clear()
+    await store.append("s", _user("x"))
+    await store.get_metadata("s")
+    await store.exists("s")
+    assert sent == ["EVALSHA", "HMGET", "HGET"]
+    await store.aclose()
+    await client.aclose()
+
+
+async def test_redis_expires_both_keys_itself(
+    redis_url: str, prefix: str, peek: redis.Redis
+) -> None:
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        await store.save("brief", Conversation().add_user("x"), ttl=0.2, labels={"k": "v"})
+        await store.save("forever", Conversation().add_user("y"), labels={"k": "v"})
+        keys = [f"{prefix}{{brief}}:meta", f"{prefix}{{brief}}:msgs"]
+        assert all(0 < peek.pttl(key) <= 200 for key in keys)
+        assert all(peek.pttl(f"{prefix}{{forever}}:{kind}") == -1 for kind in ("meta", "msgs"))
+        deadline = time.monotonic() + 5
+        while any(peek.exists(key) for key in keys) and time.monotonic() < deadline:
+            await asleep(0.05)
+        assert not any(peek.exists(key) for key in keys)
+        # Reclaimed by Redis: gone (not found, not merely expired), and never listed.
+        assert not await store.exists("brief")
+        with pytest.raises(SessionNotFound) as info:
+            await store.get_metadata("brief")
+        assert not isinstance(info.value, SessionExpired)
+        assert await store.list_sessions() == ["forever"]
+        page = await store.find_sessions(labels={"k": "v"})
+        assert [meta.session_id for meta in page.items] == ["forever"]
+        # Readers dropped every index entry of it on sight.
+        assert peek.zscore(prefix + "index:ids", "brief") is None
+        assert peek.zscore(prefix + "index:updated", "brief") is None
+        assert peek.zscore(prefix + "index:expiry", "brief") is None
+        assert peek.smembers(prefix + "label:1:k=v") == {"forever"}
+        assert not peek.hexists(prefix + "index:labels", "brief")
+        assert await store.purge_expired() == 0
+        assert await store.delete("forever")
+        assert keys_under(redis_url, prefix) == []
+
+
+async def test_purge_drops_the_index_entries_of_sessions_redis_reclaimed(
+    redis_url: str, prefix: str, peek: redis.Redis
+) -> None:
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        await store.save("brief", Conversation().add_user("x"), ttl=0.2, labels={"k": "v"})
+        keys = [f"{prefix}{{brief}}:meta", f"{prefix}{{brief}}:msgs"]
+        deadline = time.monotonic() + 5
+        while any(peek.exists(key) for key in keys) and time.monotonic() < deadline:
+            await asleep(0.05)
+        assert keys_under(redis_url, prefix) != []  # its index entries are still there
+        assert await store.purge_expired() == 0  # Redis removed it, not purge_expired
+        assert keys_under(redis_url, prefix) == []
+
+
+async def test_the_store_clock_decides_and_redis_gets_the_time_left(
+    redis_url: str, prefix: str, peek: redis.Redis
+) -> None:
+    clock = FakeClock(1_000.0)  # far from real time: an absolute expiry would be wrong
+    async with AsyncRedisStore(redis_url, prefix=prefix, clock=clock) as store:
+        await store.append("s", _user("x"), ttl=600)
+        keys = [f"{prefix}{{s}}:meta", f"{prefix}{{s}}:msgs"]
+        assert all(300_000 < peek.pttl(key) <= 600_000 for key in keys)
+        clock.advance(601)
+        with pytest.raises(SessionExpired):
+            await store.get_metadata("s")
+        assert all(peek.exists(key) for key in keys)  # Redis still holds it
+        assert not await store.exists("s")
+        assert await store.list_sessions() == []
+        meta = await store.append("s", _user("y"), ttl=30)  # a write starts anew
+        assert (meta.version, meta.message_count, meta.created_at) == (1, 1, clock())
+        assert all(0 < peek.pttl(key) <= 30_000 for key in keys)
+        await store.touch("s", ttl=None)  # no expiry: Redis's goes too
+        assert all(peek.pttl(key) == -1 for key in keys)
+        assert peek.zscore(prefix + "index:expiry", "s") is None
+        await store.touch("s", ttl=90)
+        assert all(60_000 < peek.pttl(key) <= 90_000 for key in keys)
+        assert peek.zscore(prefix + "index:expiry", "s") == clock() + 90
+
+
+async def test_an_enormous_ttl_is_stored_whole(redis_url: str, prefix: str) -> None:
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        meta = await store.save("s", Conversation().add_user("x"), ttl=1e300)
+        assert meta.expires_at == meta.updated_at + 1e300
+        meta = await store.append("s", _user("y"))
+        assert meta.version == 2 and meta.expires_at == meta.updated_at + 1e300
+        assert len(await store.load("s")) == 2
+
+
+async def test_a_callers_client_is_used_as_is_and_not_closed(redis_url: str, prefix: str) -> None:
+    driver, _errors = aredis_driver()
+    client = driver.Redis.from_url(redis_url)  # replies as bytes: the store copes
+    async with AsyncRedisStore(client, prefix=prefix) as store:
+        await store.save("s", Conversation().add_user("hé"), labels={"k": "v"})
+        await store.append("s", _user("x"))
+        assert [m.content for m in await store.load("s")] == ["hé", "x"]
+        assert dict((await store.get_metadata("s")).labels) == {"k": "v"}
+        assert await store.list_sessions() == ["s"]
+        assert [m.session_id for m in (await store.find_sessions(labels={"k": "v"})).items] == ["s"]
+        assert await store.pop("s") == _user("x")
+    with pytest.raises(StoreClosed):
+        await store.exists("s")
+    assert await client.ping()
+    await client.aclose()
+
+
+async def test_a_store_from_a_url_closes_once(redis_url: str, prefix: str) -> None:
+    store = AsyncRedisStore(redis_url, prefix=prefix)
+    await store.append("s", _user("x"))
+    await store.aclose()
+    await store.aclose()
+    with pytest.raises(StoreClosed):
+        await store.load("s")
+    with pytest.raises(StoreClosed):
+        async for _session_id in store.iter_sessions():
+            pass
+
+
+async def test_bad_arguments_are_refused_up_front(redis_url: str) -> None:
+    with pytest.raises(TypeError, match="url_or_client"):
+        AsyncRedisStore(42)
+    with pytest.raises(TypeError, match="prefix"):
+        AsyncRedisStore(redis_url, prefix=b"p:")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="socket_timeout"):
+        AsyncRedisStore(redis_url, socket_timeout=0)
+    with pytest.raises(ValueError, match="max_messages"):
+        AsyncRedisStore(redis_url, max_messages=0)
+
+
+async def test_a_corrupted_message_raises_serialization_error(
+    redis_url: str, prefix: str, peek: redis.Redis
+) -> None:
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        await store.append("s", _user("x"), _user("y"))
+        peek.lset(f"{prefix}{{s}}:msgs", -1, "not json")
+        with pytest.raises(SerializationError):
+            await store.load("s")
+        with pytest.raises(SerializationError):
+            await store.pop("s")
+        assert [m.content for m in await store.load("s")] == ["x"]
+
+
+async def test_a_large_conversation_is_written_in_one_script(redis_url: str, prefix: str) -> None:
+    conversation = Conversation()
+    for i in range(2_500):  # more than one RPUSH batch, more than Lua's unpack limit
+        conversation.add_user(str(i))
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        meta = await store.save("big", conversation)
+        assert meta.message_count == 2_500
+        assert await store.load("big") == conversation
+        meta = await store.append("big", *[_user(str(i)) for i in range(2_500, 4_500)])
+        assert meta.message_count == 4_500
+        assert [m.content for m in await store.load("big", last=3)] == ["4497", "4498", "4499"]
+
+
+async def test_no_key_outlives_its_session(redis_url: str, prefix: str) -> None:
+    clock = FakeClock()
+    async with AsyncRedisStore(redis_url, prefix=prefix, clock=clock) as store:
+        for n in range(5):
+            session_id = f"s{n}"
+            await store.save(session_id, Conversation().add_user("a"), labels={"n": str(n)})
+            await store.save(session_id, Conversation().add_user("b"), labels={"team": "x"})
+            await store.append(session_id, _user("c"), ttl=10 if n % 2 else None)
+            await store.pop(session_id)
+            await store.touch(session_id)
+        clock.advance(11)
+        assert await store.purge_expired() == 2  # s1, s3
+        assert await store.list_sessions() == ["s0", "s2", "s4"]
+        for session_id in ["s0", "s2", "s4"]:
+            assert await store.delete(session_id)
+        assert keys_under(redis_url, prefix) == []
+
+
+async def test_clear_removes_its_prefix_only(redis_url: str, prefix: str) -> None:
+    other_prefix = new_prefix()
+    clock = FakeClock()
+    try:
+        async with (
+            AsyncRedisStore(redis_url, prefix=prefix, clock=clock) as store,
+            AsyncRedisStore(redis_url, prefix=other_prefix) as other,
+        ):
+            await store.save("a", Conversation().add_user("x"), labels={"k": "v"})
+            await store.save("b", Conversation().add_user("x"), ttl=5)
+            await other.save("a", Conversation().add_user("kept"))
+            clock.advance(6)
+            assert await store.clear() == 1  # live ones only; the expired one goes too
+            assert keys_under(redis_url, prefix) == []
+            assert [m.content for m in await other.load("a")] == ["kept"]
+    finally:
+        delete_prefix(redis_url, other_prefix)
+
+
+async def test_open_async_store_builds_a_redis_store(redis_url: str, prefix: str) -> None:
+    url = f"{redis_url}?prefix={prefix}&default_ttl=30&socket_timeout=2"
+    async with open_async_store(url) as store:
+        assert isinstance(store, AsyncRedisStore)
+        meta = await store.append("s", _user("x"))
+        assert meta.expires_at == meta.updated_at + 30
+    assert _session_keys(redis_url, prefix) == [f"{prefix}{{s}}:meta", f"{prefix}{{s}}:msgs"]
+
+
+async def test_scripts_flushed_from_redis_are_loaded_again(private_redis: PrivateRedis) -> None:
+    clock = FakeClock()
+    async with AsyncRedisStore(private_redis.url, clock=clock) as store:
+        await store.append("s", _user("x"), ttl=5)
+        with redis.Redis.from_url(private_redis.url) as admin:
+            admin.script_flush()
+        await store.append("s", _user("y"))  # NOSCRIPT: redis-py loads it and retries
+        assert [m.content for m in await store.load("s")] == ["x", "y"]
+        with redis.Redis.from_url(private_redis.url) as admin:
+            admin.script_flush()
+        clock.advance(6)
+        assert await store.purge_expired() == 1  # the pipelined path loads them too
+
+
+async def test_an_outage_raises_backend_error_then_the_same_store_recovers(
+    private_redis: PrivateRedis,
+) -> None:
+    store = AsyncRedisStore(private_redis.url, socket_timeout=2.0)
+    try:
+        await store.save("s", Conversation().add_user("before"), labels={"k": "v"})
+        private_redis.stop()
+        calls: dict[str, Callable[[], Any]] = {
+            "save": lambda: store.save("s", Conversation().add_user("during")),
+            "append": lambda: store.append("s", _user("during")),
+            "load": lambda: store.load("s"),
+            "get_metadata": lambda: store.get_metadata("s"),
+            "exists": lambda: store.exists("s"),
+            "pop": lambda: store.pop("s"),
+            "touch": lambda: store.touch("s"),
+            "delete": lambda: store.delete("s"),
+            "list_sessions": lambda: store.list_sessions(),
+            "find_sessions": lambda: store.find_sessions(labels={"k": "v"}),
+            "purge_expired": lambda: store.purge_expired(),
+            "clear": lambda: store.clear(),
+        }
+        started = time.monotonic()
+        for name, call in calls.items():
+            with pytest.raises(BackendError) as info:
+                await call()
+            assert isinstance(info.value.__cause__, redis.RedisError), name
+        with pytest.raises(BackendError):
+            async for _session_id in store.iter_sessions():
+                pass
+        # A refused connection fails at once: nothing waits for a timeout or retries.
+        assert time.monotonic() - started < 10
+        private_redis.start()  # same port, empty (no persistence)
+        meta = await store.append("s", _user("after"))
+        assert meta.version == 1  # a fresh server: the write started a new session
+        assert [m.content for m in await store.load("s")] == ["after"]
+        assert await store.list_sessions() == ["s"]
+    finally:
+        await store.aclose()
