@@ -300,12 +300,12 @@ return 1
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 last ('' = all), 4 sliding ('1'
 # restarts the TTL), 5 key prefix.
-# Reply: {size_bytes, body, ...} (size_bytes is digits), {'missing'} or
+# Reply: {'ok|<size_bytes>|<message count>', body, ...}, {'missing'} or
 # {'expired', expires_at}.
 LOAD = (
     r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]
-local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size')
+local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count')
 if not m[3] then return {'missing'} end
 if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return {'expired', m[1]} end
 local bodies
@@ -326,7 +326,7 @@ if ARGV[4] == '1' and m[2] ~= '' then
     + _EXPIRY
     + r"""
 end
-table.insert(bodies, 1, m[3])
+table.insert(bodies, 1, 'ok|' .. m[3] .. '|' .. m[4])
 return bodies
 """
 )

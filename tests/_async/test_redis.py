@@ -296,6 +296,38 @@ async def test_a_corrupted_message_raises_serialization_error(
         assert [m.content for m in await store.load("s")] == ["x"]
 
 
+async def test_a_message_list_lost_behind_the_stores_back_is_reported(
+    redis_url: str, prefix: str, peek: redis.Redis
+) -> None:
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        await store.append("s", _user("x"), _user("y"))
+        peek.delete(f"{prefix}{{s}}:msgs")  # as an eviction under memory pressure would
+        with pytest.raises(SerializationError, match="noeviction"):
+            await store.load("s")
+        with pytest.raises(SerializationError, match="noeviction"):
+            await store.load("s", last=1)
+        with pytest.raises(SerializationError, match="noeviction"):
+            await store.pop("s")
+
+
+async def test_labels_with_awkward_text_are_indexed_exactly(redis_url: str, prefix: str) -> None:
+    awkward = {"a=b": "c", "a": "b=c", "ключ": "värde 🙂", "x:y|z": "new\nline", "": "empty key"}
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+        await store.save("s", Conversation().add_user("x"), labels=awkward)
+        await store.save("t", Conversation().add_user("x"), labels={"a": "b"})
+        assert dict((await store.get_metadata("s")).labels) == awkward
+        for key, value in awkward.items():
+            page = await store.find_sessions(labels={key: value})
+            assert [meta.session_id for meta in page.items] == ["s"], key
+        assert (await store.find_sessions(labels={"a": "b"})).items[0].session_id == "t"
+        assert (await store.find_sessions(labels=awkward)).items[0].session_id == "s"
+        await store.save("s", Conversation().add_user("x"), labels={})
+        assert (await store.find_sessions(labels={"a=b": "c"})).items == []
+        await store.delete("s")
+        await store.delete("t")
+        assert keys_under(redis_url, prefix) == []
+
+
 async def test_a_large_conversation_is_written_in_one_script(redis_url: str, prefix: str) -> None:
     conversation = Conversation()
     for i in range(2_500):  # more than one RPUSH batch, more than Lua's unpack limit

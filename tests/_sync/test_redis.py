@@ -297,6 +297,38 @@ def test_a_corrupted_message_raises_serialization_error(
         assert [m.content for m in store.load("s")] == ["x"]
 
 
+def test_a_message_list_lost_behind_the_stores_back_is_reported(
+    redis_url: str, prefix: str, peek: redis.Redis
+) -> None:
+    with RedisStore(redis_url, prefix=prefix) as store:
+        store.append("s", _user("x"), _user("y"))
+        peek.delete(f"{prefix}{{s}}:msgs")  # as an eviction under memory pressure would
+        with pytest.raises(SerializationError, match="noeviction"):
+            store.load("s")
+        with pytest.raises(SerializationError, match="noeviction"):
+            store.load("s", last=1)
+        with pytest.raises(SerializationError, match="noeviction"):
+            store.pop("s")
+
+
+def test_labels_with_awkward_text_are_indexed_exactly(redis_url: str, prefix: str) -> None:
+    awkward = {"a=b": "c", "a": "b=c", "ключ": "värde 🙂", "x:y|z": "new\nline", "": "empty key"}
+    with RedisStore(redis_url, prefix=prefix) as store:
+        store.save("s", Conversation().add_user("x"), labels=awkward)
+        store.save("t", Conversation().add_user("x"), labels={"a": "b"})
+        assert dict((store.get_metadata("s")).labels) == awkward
+        for key, value in awkward.items():
+            page = store.find_sessions(labels={key: value})
+            assert [meta.session_id for meta in page.items] == ["s"], key
+        assert (store.find_sessions(labels={"a": "b"})).items[0].session_id == "t"
+        assert (store.find_sessions(labels=awkward)).items[0].session_id == "s"
+        store.save("s", Conversation().add_user("x"), labels={})
+        assert (store.find_sessions(labels={"a=b": "c"})).items == []
+        store.delete("s")
+        store.delete("t")
+        assert keys_under(redis_url, prefix) == []
+
+
 def test_a_large_conversation_is_written_in_one_script(redis_url: str, prefix: str) -> None:
     conversation = Conversation()
     for i in range(2_500):  # more than one RPUSH batch, more than Lua's unpack limit

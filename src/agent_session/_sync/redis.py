@@ -488,10 +488,19 @@ class RedisStore(SessionStore):
         with self._backend():
             reply = self._load(keys=self._keys(session_id), args=args)
         head = _text(reply[0])
-        if not head.isdigit():
+        if not head.startswith("ok|"):
             self._raise_missing(session_id, "|".join(map(_text, reply)))
+            raise AssertionError(f"unexpected reply from the Redis script: {head!r:.200}")
+        _ok, size, count = head.split("|")
         messages = [decode_message(body) for body in reply[1:]]
-        return Conversation._adopt(messages, int(head) if last is None else -1)
+        expected = int(count) if last is None else min(last, int(count))
+        if len(messages) != expected:
+            raise SerializationError(
+                f"session {session_id!r} lists {count} messages but its Redis list holds "
+                f"{len(messages)} of the {expected} asked for (evicted? run Redis with "
+                "maxmemory-policy noeviction)"
+            )
+        return Conversation._adopt(messages, int(size) if last is None else -1)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
         """What the store knows about the session.
