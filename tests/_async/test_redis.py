@@ -19,12 +19,14 @@ from redis_helpers import PrivateRedis, delete_prefix, hash_tag, keys_under, new
 from agent_session import (
     AsyncRedisStore,
     BackendError,
+    CapacityExceeded,
     Conversation,
     Message,
     SerializationError,
     SessionExpired,
     SessionNotFound,
     StoreClosed,
+    VersionConflict,
     open_async_store,
 )
 from agent_session._concurrency import asleep
@@ -232,6 +234,23 @@ async def test_the_store_clock_decides_and_redis_gets_the_time_left(
         await store.touch("s", ttl=90)
         assert all(60_000 < peek.pttl(key) <= 90_000 for key in keys)
         assert peek.zscore(prefix + "index:expiry", "s") == clock() + 90
+
+
+async def test_a_refused_write_leaves_even_an_expired_session_alone(
+    redis_url: str, prefix: str
+) -> None:
+    clock = FakeClock()
+    async with AsyncRedisStore(redis_url, prefix=prefix, clock=clock, max_messages=2) as store:
+        await store.save("s", Conversation().add_user("x"), ttl=5)
+        clock.advance(6)
+        with pytest.raises(VersionConflict):
+            await store.append("s", _user("y"), expected_version=1)  # expired: version 0
+        with pytest.raises(CapacityExceeded):
+            await store.save("s", Conversation().add_user("a").add_user("b").add_user("c"))
+        with pytest.raises(SessionExpired):  # still there, still expired
+            await store.get_metadata("s")
+        meta = await store.append("s", _user("y"), expected_version=0)
+        assert (meta.version, meta.message_count) == (1, 1)
 
 
 async def test_an_enormous_ttl_is_stored_whole(redis_url: str, prefix: str) -> None:
