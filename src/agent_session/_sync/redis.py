@@ -8,6 +8,7 @@ driver is loaded by absolute name (``_drivers``), so the two never shadow each o
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -176,8 +177,9 @@ class RedisStore(SessionStore):
                 prefix,
             ]
         )
-        # redis-py's Script objects send EVALSHA and load the script again on NOSCRIPT
-        # (after a restart or SCRIPT FLUSH): nothing here goes stale.
+        # redis-py's Script objects know each script's SHA-1 and load the script again
+        # on NOSCRIPT (after a restart or SCRIPT FLUSH): nothing here goes stale.
+        self._noscript = importlib.import_module("redis.exceptions").NoScriptError
         register = self._client.register_script
         self._save = register(scripts.SAVE)
         self._append = register(scripts.APPEND)
@@ -210,6 +212,19 @@ class RedisStore(SessionStore):
             tag = session_id
         base = f"{self._prefix}{{{tag}}}:"
         return [base + "meta", base + "msgs"]
+
+    def _run(self, script: Any, keys: list[str], args: list[str]) -> Any:
+        """Run a registered script: one ``EVALSHA`` round trip.
+
+        Sent straight through the client: a redis-py ``Script`` call costs ~6 us more
+        per call. On ``NOSCRIPT`` the ``Script`` loads the script and runs it again.
+        """
+        try:
+            return self._client.execute_command(
+                "EVALSHA", script.sha, len(keys), *keys, *args
+            )
+        except self._noscript:
+            return script(keys=keys, args=args)
 
     def _label_key(self, key: str, value: str) -> str:
         return f"{self._prefix}label:{len(key.encode('utf-8'))}:{key}={value}"
@@ -310,7 +325,7 @@ class RedisStore(SessionStore):
             *(encode_message(message) for message in checked.messages),
         ]
         with self._backend():
-            reply = self._save(keys=self._keys(session_id), args=args)
+            reply = self._run(self._save, self._keys(session_id), args)
         return self._written(session_id, reply, expected_version)
 
     def append(
@@ -344,7 +359,7 @@ class RedisStore(SessionStore):
         ]
         args += [encode_message(message) for message in checked.messages]
         with self._backend_errors:
-            reply = self._append(keys=self._keys(session_id), args=args)
+            reply = self._run(self._append, self._keys(session_id), args)
         return self._written(session_id, reply, expected_version)
 
     def pop(self, session_id: str) -> Message | None:
@@ -360,7 +375,7 @@ class RedisStore(SessionStore):
         check_session_id(session_id)
         args = [_num(self._clock()), session_id, self._prefix]
         with self._backend():
-            reply = _text(self._pop(keys=self._keys(session_id), args=args))
+            reply = _text(self._run(self._pop, self._keys(session_id), args))
         if reply.startswith("ok|"):
             return decode_message(reply[3:])
         if reply == "empty":
@@ -386,7 +401,7 @@ class RedisStore(SessionStore):
         check_session_id(session_id)
         args = [_num(self._clock()), session_id, self._ttl_arg(resolve_ttl_arg(ttl)), self._prefix]
         with self._backend():
-            reply = self._touch(keys=self._keys(session_id), args=args)
+            reply = self._run(self._touch, self._keys(session_id), args)
         return self._written(session_id, reply, None)
 
     def delete(self, session_id: str) -> bool:
@@ -400,7 +415,7 @@ class RedisStore(SessionStore):
         check_session_id(session_id)
         args = [_num(self._clock()), session_id, self._prefix, "delete"]
         with self._backend():
-            removed = self._delete(keys=self._keys(session_id), args=args)
+            removed = self._run(self._delete, self._keys(session_id), args)
         return int(removed) == 1
 
     def _delete_many(self, ids: list[str], mode: str) -> list[int]:
@@ -486,7 +501,7 @@ class RedisStore(SessionStore):
             self._prefix,
         ]
         with self._backend():
-            reply = self._load(keys=self._keys(session_id), args=args)
+            reply = self._run(self._load, self._keys(session_id), args)
         head = _text(reply[0])
         if not head.startswith("ok|"):
             self._raise_missing(session_id, "|".join(map(_text, reply)))
