@@ -35,7 +35,7 @@ from agent_session._drivers import redis_driver
 from agent_session.testing import FakeClock
 
 # Ids that could break a key layout: separators, braces (hash tag delimiters) in
-# every position, non-ASCII text, the longest id allowed.
+# every position, non-ASCII text, index key names, the longest id allowed.
 SPECIAL_IDS = [
     "plain",
     "a:b:c",
@@ -46,6 +46,9 @@ SPECIAL_IDS = [
     "{plain}",
     "x}y{z",
     "ünï:cødé 🙂",
+    "pipe|in|id",
+    "index:ids",  # the names of the store's own index keys, as ids
+    "label:1:k=v",
     "x" * 512,
 ]
 
