@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -40,6 +41,9 @@ def terminate(dsn: str, application_name: str) -> int:
             if left == (0,):
                 break
             conn.execute("SELECT pg_sleep(0.01)")
+    # The server side is gone; give the client's kernel a moment to see the FIN, as
+    # any real next call would (the store checks the socket, it does not guess).
+    time.sleep(0.05)
     return 0 if row is None else int(row[0])
 
 
