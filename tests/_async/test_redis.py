@@ -461,3 +461,9 @@ async def test_an_outage_raises_backend_error_then_the_same_store_recovers(
         assert await store.list_sessions() == ["s"]
     finally:
         await store.aclose()
+
+
+async def test_an_empty_prefix_is_refused(redis_url: str) -> None:
+    # clear() deletes every key under the prefix: with "" that would be the whole database.
+    with pytest.raises(ValueError, match="prefix"):
+        AsyncRedisStore(redis_url, prefix="")

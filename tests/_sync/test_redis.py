@@ -462,3 +462,9 @@ def test_an_outage_raises_backend_error_then_the_same_store_recovers(
         assert store.list_sessions() == ["s"]
     finally:
         store.close()
+
+
+def test_an_empty_prefix_is_refused(redis_url: str) -> None:
+    # clear() deletes every key under the prefix: with "" that would be the whole database.
+    with pytest.raises(ValueError, match="prefix"):
+        RedisStore(redis_url, prefix="")

@@ -138,6 +138,9 @@ class AsyncRedisStore(AsyncSessionStore):
         self._backend_errors = map_backend_errors("Redis", errors)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {prefix!r}")
+        if not prefix:
+            # clear() deletes every key under the prefix: an empty one is the whole database.
+            raise ValueError("prefix must not be empty: clear() would delete the whole database")
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
         timeout = check_ttl(socket_timeout, "socket_timeout")
