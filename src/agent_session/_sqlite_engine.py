@@ -1,14 +1,24 @@
 """The blocking SQLite engine behind both halves of the SQLite store.
 
-All SQL lives here, once. Each public store call is one engine call: one
-transaction under the connection's own lock (one sqlite3 connection used from
-several threads without a lock of its own loses writes), so the async half
-makes exactly one worker-thread hop per call and the sync half none.
+All SQL lives here, once. Each public store call is one engine call: at most one
+transaction, under the connection's own lock (one sqlite3 connection used from
+several threads without a lock of its own loses writes), so the async half makes
+exactly one worker-thread hop per call and the sync half none.
 
-Layout: a ``sessions`` row per session (counters, TTL, labels as JSON) and a
-``messages`` row per message keyed by ``(session_id, seq)``, so ``append``
-touches only the new rows and one session row, whatever the session's length;
-a ``labels`` table indexed by ``(key, value)`` answers ``find_sessions``.
+Layout (schema version 1):
+
+- ``sessions``: one row per session (counters, TTL duration, labels as JSON,
+  ``next_seq``), indexed by ``(updated_at DESC, id)`` for ``find_sessions`` and
+  by ``expires_at`` for ``purge_expired``.
+- ``messages``: one row per message, wire form, keyed by ``(session_id, seq)``, so
+  ``append`` inserts only the new rows and ``load(last=N)`` reads only N of them.
+- ``labels``: one row per label of a labelled session, carrying a copy of the
+  session's ``updated_at`` and indexed by ``(key, value, updated_at DESC,
+  session_id)``, so ``find_sessions(labels=...)`` walks one label's sessions
+  already in page order. Writes that move ``updated_at`` move the copies too
+  (a labelled session only: an unlabelled one has no rows to move).
+
+Every time is a parameter from the store's clock; SQLite's own clock is never used.
 """
 
 from __future__ import annotations
@@ -17,9 +27,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ._errors import (
     SerializationError,
@@ -33,17 +42,19 @@ from ._metadata import EMPTY_LABELS, Page, SessionMetadata
 from ._model import Conversation, Message
 from ._paging import FindQuery, encode_cursor, prefix_upper_bound
 from ._serialization import decode_message, encode_labels, read_only_labels
-from ._validation import DEFAULT, Limits
+from ._validation import DEFAULT, Default, Limits
 
-__all__ = ["SCHEMA_VERSION", "SQLiteEngine", "SYNCHRONOUS_MODES"]
-
-T = TypeVar("T")
+__all__ = ["SCHEMA_VERSION", "SQLiteEngine", "SYNCHRONOUS_MODES", "sqlite_path"]
 
 SCHEMA_VERSION = 1
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+# UPDATE ... RETURNING (SQLite 3.35, 2021) lets append read and bump the session row
+# in one statement; older libraries take the SELECT-then-UPDATE path.
+HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
+# One list of statements per schema version: _MIGRATIONS[v] takes version v to v + 1.
+# Released steps are never edited; a new layout is a new step.
 _MIGRATIONS: list[list[str]] = [
-    # version 0 -> 1
     [
         """CREATE TABLE sessions (
             id TEXT PRIMARY KEY,
@@ -55,7 +66,7 @@ _MIGRATIONS: list[list[str]] = [
             message_count INTEGER NOT NULL,
             size_bytes INTEGER NOT NULL,
             labels TEXT NOT NULL DEFAULT '{}',
-            next_seq INTEGER NOT NULL DEFAULT 0
+            next_seq INTEGER NOT NULL
         ) WITHOUT ROWID""",
         "CREATE INDEX sessions_by_update ON sessions (updated_at DESC, id)",
         "CREATE INDEX sessions_by_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL",
@@ -67,27 +78,130 @@ _MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (session_id, seq)
         ) WITHOUT ROWID""",
         """CREATE TABLE labels (
+            session_id TEXT NOT NULL,
             key TEXT NOT NULL,
             value TEXT NOT NULL,
-            session_id TEXT NOT NULL,
-            PRIMARY KEY (key, value, session_id)
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (session_id, key)
         ) WITHOUT ROWID""",
-        "CREATE INDEX labels_by_session ON labels (session_id)",
+        "CREATE INDEX labels_by_pair ON labels (key, value, updated_at DESC, session_id)",
     ],
 ]
+assert len(_MIGRATIONS) == SCHEMA_VERSION
 
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _META_COLUMNS = "id, created_at, updated_at, expires_at, message_count, size_bytes, version, labels"
 _ITER_PAGE = 500
 
+# -- statements (constant strings, so sqlite3's statement cache prepares each once) -------
+
+_SELECT_FOR_WRITE = (
+    "SELECT created_at, expires_at, ttl, version, message_count, size_bytes, labels, next_seq "
+    "FROM sessions WHERE id = ?"
+)
+_SELECT_META = f"SELECT {_META_COLUMNS}, ttl FROM sessions WHERE id = ?"
+_SELECT_EXPIRY = "SELECT expires_at FROM sessions WHERE id = ?"
+# The bumped row of a live session, new values; no row: missing or expired.
+_RETURNING_NEW = "RETURNING created_at, expires_at, version, message_count, size_bytes, labels"
+_APPEND_KEEP_TTL = (
+    "UPDATE sessions SET updated_at = ?, expires_at = ? + ttl, version = version + 1, "
+    "message_count = message_count + ?, size_bytes = size_bytes + ?, next_seq = next_seq + ? "
+    f"WHERE id = ? AND {_LIVE} {_RETURNING_NEW}, next_seq"
+)
+_APPEND_SET_TTL = (
+    "UPDATE sessions SET updated_at = ?, expires_at = ? + ?, ttl = ?, version = version + 1, "
+    "message_count = message_count + ?, size_bytes = size_bytes + ?, next_seq = next_seq + ? "
+    f"WHERE id = ? AND {_LIVE} {_RETURNING_NEW}, next_seq"
+)
+_UPDATE_AFTER_APPEND = (
+    "UPDATE sessions SET updated_at = ?, expires_at = ?, ttl = ?, version = version + 1, "
+    "message_count = message_count + ?, size_bytes = size_bytes + ?, next_seq = ? WHERE id = ?"
+)
+_INSERT_SESSION = (
+    "INSERT INTO sessions (id, created_at, updated_at, expires_at, ttl, version, "
+    "message_count, size_bytes, labels, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_MESSAGE = "INSERT INTO messages (session_id, seq, body, size) VALUES (?, ?, ?, ?)"
+_MOVE_LABELS = "UPDATE labels SET updated_at = ? WHERE session_id = ?"
+_INSERT_LABEL = "INSERT INTO labels (session_id, key, value, updated_at) VALUES (?, ?, ?, ?)"
+_DELETE_MESSAGES = "DELETE FROM messages WHERE session_id = ?"
+_DELETE_LABELS = "DELETE FROM labels WHERE session_id = ?"
+_DELETE_SESSION = "DELETE FROM sessions WHERE id = ?"
+_NEWEST_MESSAGE = (
+    "SELECT seq, body, size FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT 1"
+)
+_DELETE_MESSAGE = "DELETE FROM messages WHERE session_id = ? AND seq = ?"
+_UPDATE_AFTER_POP = (
+    "UPDATE sessions SET updated_at = ?, expires_at = ? + ttl, version = version + 1, "
+    "message_count = message_count - 1, size_bytes = size_bytes - ? WHERE id = ?"
+)
+_UPDATE_EXPIRY = "UPDATE sessions SET expires_at = ?, ttl = ? WHERE id = ?"
+_SLIDE = "UPDATE sessions SET expires_at = ? + ttl WHERE id = ? AND ttl IS NOT NULL"
+# load: one statement reads the session's row and its messages (a consistent snapshot
+# without BEGIN/COMMIT); an empty session gives one row whose body is NULL.
+_LOAD = (
+    "SELECT s.expires_at, s.size_bytes, m.body FROM sessions s "
+    "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? ORDER BY m.seq"
+)
+_LOAD_LAST = (
+    "SELECT s.expires_at, s.size_bytes, m.body FROM sessions s "
+    "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? ORDER BY m.seq DESC LIMIT ?"
+)
+_LOAD_NONE = "SELECT expires_at, size_bytes, NULL FROM sessions WHERE id = ?"
+_COUNT_LIVE = f"SELECT count(*) FROM sessions WHERE {_LIVE}"
+# The partial expiry index serves these: a comparison implies expires_at IS NOT NULL.
+_EXPIRED_IDS = "SELECT id FROM sessions WHERE expires_at <= ?"
+_PURGE = (
+    f"DELETE FROM messages WHERE session_id IN ({_EXPIRED_IDS})",
+    f"DELETE FROM labels WHERE session_id IN ({_EXPIRED_IDS})",
+    "DELETE FROM sessions WHERE expires_at <= ?",
+)
+
 
 def _meta(row: Sequence[Any]) -> SessionMetadata:
-    return SessionMetadata(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], read_only_labels(row[7])
-    )
+    return SessionMetadata(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7]))
+
+
+def _labels(text: str) -> Mapping[str, str]:
+    # Most sessions have none: skip the JSON parser on the hot path.
+    return EMPTY_LABELS if text == "{}" else read_only_labels(text)
 
 
 def _expired(expires_at: float | None, now: float) -> bool:
     return expires_at is not None and expires_at <= now
+
+
+class _Transaction:
+    """``with engine._write as conn``: one transaction on the open connection.
+
+    Used inside ``with engine._lock, engine._errors``, so the lock is held and a
+    driver error (from BEGIN, the body, COMMIT or ROLLBACK) becomes BackendError.
+    A class rather than a generator context manager: it runs on every call.
+    """
+
+    __slots__ = ("_begin", "_engine")
+
+    def __init__(self, engine: SQLiteEngine, begin: str) -> None:
+        self._engine = engine
+        self._begin = begin
+
+    def __enter__(self) -> sqlite3.Connection:
+        conn = self._engine._connection()
+        conn.execute(self._begin)
+        return conn
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        conn = self._engine._conn
+        if conn is None:  # pragma: no cover  # only close() clears it, under the same lock
+            return
+        if exc is None:
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                self._engine._rollback(conn)
+                raise
+        else:
+            self._engine._rollback(conn)
 
 
 class SQLiteEngine:
@@ -111,16 +225,31 @@ class SQLiteEngine:
         self._limits = limits
         self._synchronous = synchronous
         self._busy_timeout = busy_timeout
+        self._returning = HAS_RETURNING  # tests switch it off to cover the fallback
         self._lock = threading.Lock()
+        self._errors = map_backend_errors(f"SQLite ({path})", (sqlite3.Error,))
+        self._write = _Transaction(self, "BEGIN IMMEDIATE")
+        self._read = _Transaction(self, "BEGIN")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
     # -- connection and schema ------------------------------------------------------------
 
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection (opened on first use); the caller holds the lock."""
+        if self._closed:
+            raise StoreClosed("sqlite")
+        conn = self._conn
+        if conn is None:
+            # A failed open leaves _conn None: the next call tries again, so a store
+            # outlives a database that was briefly unusable.
+            conn = self._conn = self._open()
+        return conn
+
     def _open(self) -> sqlite3.Connection:
-        # Switching a fresh file to WAL, or migrating it, while another process does the
-        # same can fail with "database is locked" at once, without the busy handler:
-        # retry until the busy timeout runs out.
+        # Switching a fresh file to WAL while another process does the same can fail
+        # with "database is locked" at once, without the busy handler: retry until the
+        # busy timeout runs out.
         deadline = time.monotonic() + self._busy_timeout
         while True:
             try:
@@ -135,14 +264,21 @@ class SQLiteEngine:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path,
-            timeout=self._busy_timeout,
-            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            timeout=self._busy_timeout,  # sqlite3's busy handler: wait for other writers
+            isolation_level=None,  # autocommit: we issue BEGIN/COMMIT ourselves
             check_same_thread=False,  # our lock serializes every use
+            cached_statements=64,
         )
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    # e.g. a file system without shared memory: refuse rather than run
+                    # with other durability and concurrency than documented.
+                    raise sqlite3.OperationalError(
+                        f"SQLite could not switch {self.path!r} to WAL mode (it stays in "
+                        f"{mode!r} mode)"
+                    )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             self._migrate(conn)
         except BaseException:
@@ -152,8 +288,9 @@ class SQLiteEngine:
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
-        # BEGIN IMMEDIATE takes the write lock first, so of two processes opening a
-        # fresh file at once one migrates and the other then finds it done.
+        # BEGIN IMMEDIATE takes the write lock before reading the version, so of two
+        # processes opening a fresh file at once one migrates and the other, once the
+        # lock is free, finds the work done.
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -173,83 +310,81 @@ class SQLiteEngine:
                 conn.execute("ROLLBACK")
             raise
 
-    @contextmanager
-    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
-        """The connection, locked, inside one transaction; driver errors -> BackendError."""
-        with self._lock, map_backend_errors(f"SQLite ({self.path})", (sqlite3.Error,)):
-            if self._closed:
-                raise StoreClosed("sqlite")
-            conn = self._conn
-            if conn is None:
-                conn = self._conn = self._open()
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except BaseException:
+            # A connection stuck inside a transaction would fail every later BEGIN:
+            # drop it, the next call opens a fresh one.
+            self._conn = None
+            conn.close()
+            raise
 
     def close(self) -> None:
+        """Close the connection (waiting for a call in progress); idempotent."""
         with self._lock:
             self._closed = True
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with self._errors:
+                    conn.close()
 
     def check_open(self) -> None:
+        """Raise :class:`StoreClosed` once :meth:`close` has run."""
         if self._closed:
             raise StoreClosed("sqlite")
 
-    # -- shared pieces ------------------------------------------------------------------
+    # -- shared pieces --------------------------------------------------------------------
 
     def _expiry(
-        self, ttl_arg: object, own_ttl: float | None, exists: bool, now: float
+        self, ttl_arg: float | None | Default, own_ttl: float | None, exists: bool, now: float
     ) -> tuple[float | None, float | None]:
+        """The TTL duration a write keeps, and the ``expires_at`` it sets."""
         if ttl_arg is DEFAULT:
             seconds = own_ttl if exists else self._default_ttl
         else:
-            seconds = ttl_arg  # type: ignore[assignment]  # validated by the caller
+            seconds = ttl_arg
         return seconds, (None if seconds is None else now + seconds)
 
     @staticmethod
     def _live_row(conn: sqlite3.Connection, session_id: str, now: float) -> tuple[Any, ...] | None:
-        """The session's row (see the SELECT) or None; an expired one is wiped first."""
-        row = conn.execute(
-            "SELECT created_at, expires_at, ttl, version, message_count, size_bytes, labels, "
-            "next_seq FROM sessions WHERE id = ?",
-            (session_id,),
-        ).fetchone()
+        """The row of ``_SELECT_FOR_WRITE``, or None; an expired session is wiped first."""
+        row: tuple[Any, ...] | None = conn.execute(_SELECT_FOR_WRITE, (session_id,)).fetchone()
         if row is not None and _expired(row[1], now):
             SQLiteEngine._remove(conn, session_id)  # a write to an expired session starts anew
             return None
-        return row  # type: ignore[no-any-return]
+        return row
 
     @staticmethod
     def _remove(conn: sqlite3.Connection, session_id: str) -> None:
-        conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
-        conn.execute("DELETE FROM labels WHERE session_id = ?", (session_id,))
-        conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-
-    @staticmethod
-    def _set_labels(conn: sqlite3.Connection, session_id: str, labels: Mapping[str, str]) -> None:
-        conn.execute("DELETE FROM labels WHERE session_id = ?", (session_id,))
-        conn.executemany(
-            "INSERT INTO labels (key, value, session_id) VALUES (?, ?, ?)",
-            [(key, value, session_id) for key, value in labels.items()],
-        )
+        conn.execute(_DELETE_MESSAGES, (session_id,))
+        conn.execute(_DELETE_LABELS, (session_id,))
+        conn.execute(_DELETE_SESSION, (session_id,))
 
     @staticmethod
     def _row_for_read(conn: sqlite3.Connection, session_id: str, now: float) -> tuple[Any, ...]:
-        row = conn.execute(
-            f"SELECT {_META_COLUMNS}, ttl FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone()
+        """``_SELECT_META``'s row of a live session, else SessionNotFound/SessionExpired."""
+        row: tuple[Any, ...] | None = conn.execute(_SELECT_META, (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound(session_id)
         if _expired(row[3], now):
             raise SessionExpired(session_id, row[3])
-        return row  # type: ignore[no-any-return]
+        return row
+
+    @staticmethod
+    def _insert_messages(
+        conn: sqlite3.Connection, session_id: str, first_seq: int, bodies: list[tuple[str, int]]
+    ) -> None:
+        if len(bodies) == 1:  # the common case, without executemany's per-call setup
+            body, size = bodies[0]
+            conn.execute(_INSERT_MESSAGE, (session_id, first_seq, body, size))
+        elif bodies:
+            conn.executemany(
+                _INSERT_MESSAGE,
+                [(session_id, first_seq + i, body, n) for i, (body, n) in enumerate(bodies)],
+            )
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -258,11 +393,12 @@ class SQLiteEngine:
         session_id: str,
         bodies: list[tuple[str, int]],
         size: int,
-        ttl_arg: object,
+        ttl_arg: float | None | Default,
         expected_version: int | None,
         labels: Mapping[str, str] | None,
     ) -> SessionMetadata:
-        with self._transaction(write=True) as conn:
+        """Replace the session's messages (and labels, unless None) in one transaction."""
+        with self._lock, self._errors, self._write as conn:
             now = self._clock()
             row = self._live_row(conn, session_id, now)
             version = 0 if row is None else row[3]
@@ -278,13 +414,12 @@ class SQLiteEngine:
                 kept = labels if labels is not None else EMPTY_LABELS
             else:
                 created_at = row[0]
-                kept = labels if labels is not None else read_only_labels(row[6])
-                conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
-            labels_json = encode_labels(kept)
+                kept = labels if labels is not None else _labels(row[6])
+                conn.execute(_DELETE_MESSAGES, (session_id,))
+                conn.execute(_DELETE_LABELS, (session_id,))
+                conn.execute(_DELETE_SESSION, (session_id,))
             conn.execute(
-                "INSERT OR REPLACE INTO sessions (id, created_at, updated_at, expires_at, ttl, "
-                "version, message_count, size_bytes, labels, next_seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_SESSION,
                 (
                     session_id,
                     created_at,
@@ -294,16 +429,13 @@ class SQLiteEngine:
                     version + 1,
                     len(bodies),
                     size,
-                    labels_json,
+                    encode_labels(kept) if kept else "{}",
                     len(bodies),
                 ),
             )
-            conn.executemany(
-                "INSERT INTO messages (session_id, seq, body, size) VALUES (?, ?, ?, ?)",
-                [(session_id, seq, body, n) for seq, (body, n) in enumerate(bodies)],
-            )
-            if row is None or labels is not None:
-                self._set_labels(conn, session_id, kept)
+            self._insert_messages(conn, session_id, 0, bodies)
+            if kept:
+                conn.executemany(_INSERT_LABEL, [(session_id, k, v, now) for k, v in kept.items()])
             return SessionMetadata(
                 session_id,
                 created_at,
@@ -312,7 +444,7 @@ class SQLiteEngine:
                 len(bodies),
                 size,
                 version + 1,
-                kept or EMPTY_LABELS,
+                kept or EMPTY_LABELS,  # read-only already (check_labels, _labels)
             )
 
     def append(
@@ -320,163 +452,187 @@ class SQLiteEngine:
         session_id: str,
         bodies: list[tuple[str, int]],
         added: int,
-        ttl_arg: object,
+        ttl_arg: float | None | Default,
         expected_version: int | None,
     ) -> SessionMetadata:
-        with self._transaction(write=True) as conn:
+        """Add messages at the end in one transaction that touches one session row."""
+        count = len(bodies)
+        with self._lock, self._errors, self._write as conn:
             now = self._clock()
+            if self._returning:
+                # One statement bumps a live session and returns its new state; checks
+                # that fail below roll the transaction back, so nothing is written.
+                if ttl_arg is DEFAULT:
+                    sql = _APPEND_KEEP_TTL
+                    params: tuple[Any, ...] = (now, now, count, added, count, session_id, now)
+                else:
+                    sql = _APPEND_SET_TTL
+                    params = (now, now, ttl_arg, ttl_arg, count, added, count, session_id, now)
+                bumped = conn.execute(sql, params).fetchone()
+                if bumped is not None:
+                    created_at, expires_at, version, total, size, labels_json, next_seq = bumped
+                    if expected_version is not None and expected_version != version - 1:
+                        raise VersionConflict(session_id, expected_version, version - 1)
+                    if self._limits.active:
+                        self._limits.check_totals(session_id, total, size)
+                    self._insert_messages(conn, session_id, next_seq - count, bodies)
+                    if labels_json != "{}":
+                        conn.execute(_MOVE_LABELS, (now, session_id))
+                    return SessionMetadata(
+                        session_id,
+                        created_at,
+                        now,
+                        expires_at,
+                        total,
+                        size,
+                        version,
+                        _labels(labels_json),
+                    )
+            # A new or expired session (or an SQLite without RETURNING).
             row = self._live_row(conn, session_id, now)
             if row is None:
-                created_at, version, count, size, labels_json, seq = now, 0, 0, 0, "{}", 0
+                created_at, version, total, size, labels_json, seq = now, 0, 0, 0, "{}", 0
             else:
-                created_at, _, _, version, count, size, labels_json, seq = row
+                created_at, _, _, version, total, size, labels_json, seq = row
             if expected_version is not None and expected_version != version:
                 raise VersionConflict(session_id, expected_version, version)
             if self._limits.active:
-                self._limits.check_totals(session_id, count + len(bodies), size + added)
+                self._limits.check_totals(session_id, total + count, size + added)
             seconds, expires_at = self._expiry(
                 ttl_arg, None if row is None else row[2], row is not None, now
             )
-            next_seq = seq + len(bodies)
             if row is None:
                 conn.execute(
-                    "INSERT INTO sessions (id, created_at, updated_at, expires_at, ttl, version, "
-                    "message_count, size_bytes, labels, next_seq) "
-                    "VALUES (?, ?, ?, ?, ?, 1, ?, ?, '{}', ?)",
-                    (session_id, now, now, expires_at, seconds, len(bodies), added, next_seq),
+                    _INSERT_SESSION,
+                    (session_id, now, now, expires_at, seconds, 1, count, added, "{}", count),
                 )
             else:
                 conn.execute(
-                    "UPDATE sessions SET updated_at = ?, expires_at = ?, ttl = ?, "
-                    "version = version + 1, message_count = message_count + ?, "
-                    "size_bytes = size_bytes + ?, next_seq = ? WHERE id = ?",
-                    (now, expires_at, seconds, len(bodies), added, next_seq, session_id),
+                    _UPDATE_AFTER_APPEND,
+                    (now, expires_at, seconds, count, added, seq + count, session_id),
                 )
-            conn.executemany(
-                "INSERT INTO messages (session_id, seq, body, size) VALUES (?, ?, ?, ?)",
-                [(session_id, seq + i, body, n) for i, (body, n) in enumerate(bodies)],
-            )
-            labels = read_only_labels(labels_json)
+                if labels_json != "{}":
+                    conn.execute(_MOVE_LABELS, (now, session_id))
+            self._insert_messages(conn, session_id, seq, bodies)
             return SessionMetadata(
                 session_id,
                 created_at,
                 now,
                 expires_at,
-                count + len(bodies),
+                total + count,
                 size + added,
                 version + 1,
-                labels or EMPTY_LABELS,
+                _labels(labels_json),
             )
 
     def pop(self, session_id: str) -> Message | None:
-        with self._transaction(write=True) as conn:
+        """Remove and return the newest message; None (and no write) on an empty session."""
+        with self._lock, self._errors, self._write as conn:
             now = self._clock()
             row = self._row_for_read(conn, session_id, now)
             if row[4] == 0:
                 return None
-            seq, body, size = conn.execute(
-                "SELECT seq, body, size FROM messages WHERE session_id = ? "
-                "ORDER BY seq DESC LIMIT 1",
-                (session_id,),
-            ).fetchone()
-            conn.execute("DELETE FROM messages WHERE session_id = ? AND seq = ?", (session_id, seq))
-            ttl = row[8]
-            conn.execute(
-                "UPDATE sessions SET updated_at = ?, expires_at = ?, version = version + 1, "
-                "message_count = message_count - 1, size_bytes = size_bytes - ? WHERE id = ?",
-                (now, None if ttl is None else now + ttl, size, session_id),
-            )
-            return decode_message(body)
+            seq, body, size = conn.execute(_NEWEST_MESSAGE, (session_id,)).fetchone()
+            # Decode before deleting: a corrupted row raises and the transaction rolls back.
+            message = decode_message(body)
+            conn.execute(_DELETE_MESSAGE, (session_id, seq))
+            conn.execute(_UPDATE_AFTER_POP, (now, now, size, session_id))
+            if row[7] != "{}":
+                conn.execute(_MOVE_LABELS, (now, session_id))
+            return message
 
-    def touch(self, session_id: str, ttl_arg: object) -> SessionMetadata:
-        with self._transaction(write=True) as conn:
+    def touch(self, session_id: str, ttl_arg: float | None | Default) -> SessionMetadata:
+        """Restart the session's TTL; only ``expires_at`` (and the duration) change."""
+        with self._lock, self._errors, self._write as conn:
             now = self._clock()
             row = self._row_for_read(conn, session_id, now)
             seconds, expires_at = self._expiry(ttl_arg, row[8], True, now)
-            conn.execute(
-                "UPDATE sessions SET expires_at = ?, ttl = ? WHERE id = ?",
-                (expires_at, seconds, session_id),
-            )
+            conn.execute(_UPDATE_EXPIRY, (expires_at, seconds, session_id))
             return _meta(row)._replace(expires_at=expires_at)
 
     def delete(self, session_id: str) -> bool:
-        with self._transaction(write=True) as conn:
-            row = conn.execute(
-                "SELECT expires_at FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
+        """Remove the session; True if it was live."""
+        with self._lock, self._errors, self._write as conn:
+            row = conn.execute(_SELECT_EXPIRY, (session_id,)).fetchone()
             if row is None:
                 return False
             self._remove(conn, session_id)
             return not _expired(row[0], self._clock())
 
     def clear(self) -> int:
-        with self._transaction(write=True) as conn:
-            live = conn.execute(
-                "SELECT count(*) FROM sessions WHERE expires_at IS NULL OR expires_at > ?",
-                (self._clock(),),
-            ).fetchone()[0]
+        """Remove every session; the number of live ones removed."""
+        with self._lock, self._errors, self._write as conn:
+            live = conn.execute(_COUNT_LIVE, (self._clock(),)).fetchone()[0]
             conn.execute("DELETE FROM messages")
             conn.execute("DELETE FROM labels")
             conn.execute("DELETE FROM sessions")
             return int(live)
 
     def purge_expired(self) -> int:
-        with self._transaction(write=True) as conn:
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?",
-                    (self._clock(),),
-                )
-            ]
-            for session_id in ids:
-                self._remove(conn, session_id)
-            return len(ids)
+        """Remove the expired sessions (found through the expiry index); how many."""
+        with self._lock, self._errors, self._write as conn:
+            now = self._clock()
+            conn.execute(_PURGE[0], (now,))
+            conn.execute(_PURGE[1], (now,))
+            return int(conn.execute(_PURGE[2], (now,)).rowcount)
 
     # -- reads ----------------------------------------------------------------------------
 
     def load(self, session_id: str, last: int | None) -> Conversation:
-        with self._transaction(write=self._sliding) as conn:
-            now = self._clock()
-            row = self._row_for_read(conn, session_id, now)
-            if last is None:
-                cursor = conn.execute(
-                    "SELECT body FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
-                )
-                bodies = [body for (body,) in cursor]
-            else:
-                cursor = conn.execute(
-                    "SELECT body FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
-                    (session_id, last),
-                )
-                bodies = [body for (body,) in cursor]
-                bodies.reverse()
-            if self._sliding and row[8] is not None:
-                conn.execute(
-                    "UPDATE sessions SET expires_at = ? WHERE id = ?", (now + row[8], session_id)
-                )
-        messages = [decode_message(body) for body in bodies]
-        return Conversation._adopt(messages, row[5] if last is None else -1)
+        """The session's messages (the newest ``last`` of them), in one query."""
+        params: tuple[str] | tuple[str, int]
+        if last is None:
+            sql, params = _LOAD, (session_id,)
+        elif last:
+            sql, params = _LOAD_LAST, (session_id, last)
+        else:  # LIMIT 0 would hide the session row too
+            sql, params = _LOAD_NONE, (session_id,)
+        if self._sliding:
+            with self._lock, self._errors, self._write as conn:
+                now = self._clock()
+                rows = conn.execute(sql, params).fetchall()
+                if rows and not _expired(rows[0][0], now):
+                    conn.execute(_SLIDE, (now, session_id))
+        else:
+            with self._lock, self._errors:
+                conn = self._connection()
+                rows = conn.execute(sql, params).fetchall()
+                now = self._clock()
+        if not rows:
+            raise SessionNotFound(session_id)
+        expires_at, size, first = rows[0]
+        if _expired(expires_at, now):
+            raise SessionExpired(session_id, expires_at)
+        if first is None:  # the LEFT JOIN's row of an empty session
+            return Conversation._adopt([], 0)
+        # Decoded outside the lock: the slow part, and it needs no database.
+        messages = [decode_message(row[2]) for row in rows]
+        if last is None:
+            return Conversation._adopt(messages, size)
+        messages.reverse()
+        return Conversation._adopt(messages)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
-        with self._transaction(write=False) as conn:
+        """The live session's metadata."""
+        with self._lock, self._errors:
+            conn = self._connection()
             return _meta(self._row_for_read(conn, session_id, self._clock()))
 
     def exists(self, session_id: str) -> bool:
-        with self._transaction(write=False) as conn:
-            row = conn.execute(
-                "SELECT expires_at FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
+        """True if the session is stored and live."""
+        with self._lock, self._errors:
+            row = self._connection().execute(_SELECT_EXPIRY, (session_id,)).fetchone()
             return row is not None and not _expired(row[0], self._clock())
 
     def list_sessions(
         self, prefix: str | None, limit: int | None, after: str | None = None
     ) -> list[str]:
         """Live ids in order, optionally with ``prefix``, strictly after ``after``."""
-        sql = "SELECT id FROM sessions WHERE (expires_at IS NULL OR expires_at > ?)"
+        sql = f"SELECT id FROM sessions WHERE {_LIVE}"
         params: list[Any] = [self._clock()]
         if prefix:
-            # A range on the primary key: UTF-8 byte order is code point order.
+            # A range on the primary key: SQLite's BINARY collation compares UTF-8
+            # bytes, which orders like code points.
             sql += " AND id >= ?"
             params.append(prefix)
             upper = prefix_upper_bound(prefix)
@@ -490,35 +646,58 @@ class SQLiteEngine:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        with self._transaction(write=False) as conn:
-            return [row[0] for row in conn.execute(sql, params)]
+        with self._lock, self._errors:
+            return [row[0] for row in self._connection().execute(sql, params)]
 
     def iter_page(self, prefix: str | None, after: str | None) -> list[str]:
-        """One page of ``iter_sessions``."""
+        """One page of ``iter_sessions``: keyset on the id, so memory stays constant."""
         return self.list_sessions(prefix, _ITER_PAGE, after)
 
     def find_sessions(self, query: FindQuery) -> Page:
-        sql = f"SELECT {_META_COLUMNS} FROM sessions s WHERE (expires_at IS NULL OR expires_at > ?)"
-        params: list[Any] = [self._clock()]
+        """One page of matching live sessions, newest ``updated_at`` first, by index.
+
+        Without labels the walk follows ``sessions_by_update``; with labels it follows
+        the first pair's entries in ``labels_by_pair`` (already in page order) and
+        probes the other pairs by primary key.
+        """
+        params: list[Any] = []
+        if query.labels:
+            pairs = iter(query.labels.items())
+            key, value = next(pairs)
+            # CROSS JOIN keeps labels as the outer loop, so its index gives the order.
+            sql = (
+                "SELECT s.id, s.created_at, s.updated_at, s.expires_at, s.message_count, "
+                "s.size_bytes, s.version, s.labels FROM labels l CROSS JOIN sessions s "
+                "WHERE l.key = ? AND l.value = ? AND s.id = l.session_id "
+                "AND (s.expires_at IS NULL OR s.expires_at > ?)"
+            )
+            params += [key, value, self._clock()]
+            updated, session = "l.updated_at", "l.session_id"
+            for key, value in pairs:
+                sql += (
+                    " AND EXISTS (SELECT 1 FROM labels x WHERE x.session_id = l.session_id "
+                    "AND x.key = ? AND x.value = ?)"
+                )
+                params += [key, value]
+        else:
+            sql = f"SELECT {_META_COLUMNS} FROM sessions WHERE {_LIVE}"
+            params.append(self._clock())
+            updated, session = "updated_at", "id"
         if query.updated_after is not None:
-            sql += " AND updated_at > ?"
+            sql += f" AND {updated} > ?"
             params.append(query.updated_after)
         if query.updated_before is not None:
-            sql += " AND updated_at < ?"
+            sql += f" AND {updated} < ?"
             params.append(query.updated_before)
         if query.after is not None:
-            sql += " AND (updated_at < ? OR (updated_at = ? AND id > ?))"
+            # The first term bounds the index range, so a deep page starts where the
+            # last one ended instead of skipping over the earlier ones.
+            sql += f" AND {updated} <= ? AND ({updated} < ? OR {session} > ?)"
             params += [query.after[0], query.after[0], query.after[1]]
-        for key, value in query.labels.items():
-            sql += (
-                " AND EXISTS (SELECT 1 FROM labels l WHERE l.key = ? AND l.value = ? "
-                "AND l.session_id = s.id)"
-            )
-            params += [key, value]
-        sql += " ORDER BY updated_at DESC, id LIMIT ?"
+        sql += f" ORDER BY {updated} DESC, {session} LIMIT ?"
         params.append(query.limit + 1)
-        with self._transaction(write=False) as conn:
-            rows = conn.execute(sql, params).fetchall()
+        with self._lock, self._errors:
+            rows = self._connection().execute(sql, params).fetchall()
         items = [_meta(row) for row in rows[: query.limit]]
         more = len(rows) > query.limit
         cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
@@ -526,11 +705,17 @@ class SQLiteEngine:
 
 
 def sqlite_path(path: object) -> str:
-    """``path`` as a str for sqlite3 (a str or ``os.PathLike``)."""
-    if isinstance(path, str):
-        if not path:
-            raise ValueError("path must name a database file, or be ':memory:'")
-        return path
+    """``path`` as a str for sqlite3 (a str or ``os.PathLike``).
+
+    :raises TypeError: if ``path`` is neither
+    :raises ValueError: if it is empty
+    """
     if isinstance(path, os.PathLike):
-        return str(os.fspath(path))
-    raise TypeError(f"path must be a str or os.PathLike, not {path!r}")
+        path = os.fspath(path)
+    if isinstance(path, bytes):
+        raise TypeError(f"path must be a str or os.PathLike of str, not {path!r}")
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str or os.PathLike, not {path!r}")
+    if not path:
+        raise ValueError("path must name a database file, or be ':memory:'")
+    return path

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -41,26 +42,41 @@ def _bodies(messages: list[Message]) -> list[tuple[str, int]]:
 class SQLiteStore(SessionStore):
     """Sessions in a SQLite file: durable, shared by the processes that open it.
 
-    WAL mode, one transaction per call, one row per message (``append`` never
-    rewrites the session), schema versioned and migrated on first use. With
-    ``synchronous="NORMAL"`` (the default) a write that returned survives a kill
-    of the process but not a power cut; ``"FULL"`` survives both, at the price of
-    an fsync per write. The async flavour runs each call in a worker thread, so it
-    never blocks the event loop and works under asyncio and trio alike.
+    WAL mode; one transaction per call; one row per message, so ``append`` never
+    rewrites the session and ``load(last=N)`` reads N rows; schema versioned, created
+    and migrated (forward only) when the store first touches the file. Durability
+    is explicit: with ``synchronous="NORMAL"`` (the default) a write that returned
+    survives a kill of the process but not a power cut or an OS crash; ``"FULL"``
+    survives those too, at the price of an fsync per write. Several processes may
+    share one file: writers queue for up to ``busy_timeout`` seconds.
 
-    :param path: the database file (str or path-like), or ``":memory:"`` for a
-        private in-memory database
-    :param default_ttl: seconds or ``timedelta`` a session lives after its last
-        write; None: forever
+    The store holds one sqlite3 connection behind a lock; the async flavour runs
+    each call in a worker thread (one hop per call), so it never blocks the event
+    loop and works under asyncio and trio alike. ``":memory:"`` gives a private,
+    process-local database that lives as long as the store.
+
+    :param path: the database file (str or path-like), or ``":memory:"``
+    :param default_ttl: seconds or ``timedelta`` a new session lives after its
+        last write; None: forever
     :param sliding: True: a ``load`` restarts the TTL too
-    :param clock: a zero-argument callable returning epoch seconds
+    :param clock: a zero-argument callable returning epoch seconds; every
+        timestamp and expiry decision uses it
     :param max_messages: at most this many messages per session
     :param max_message_bytes: at most this many bytes per message (wire form)
     :param max_session_bytes: at most this many bytes per session (wire form)
-    :param synchronous: SQLite's durability mode: ``"NORMAL"`` or ``"FULL"``
-        (``"OFF"``/``"EXTRA"`` accepted too)
-    :param busy_timeout: seconds to wait for another process's write lock before
-        raising :class:`BackendError`
+    :param synchronous: SQLite's durability mode, ``"NORMAL"`` or ``"FULL"``
+        (``"OFF"`` and ``"EXTRA"`` are passed through too; ``"OFF"`` is not durable)
+    :param busy_timeout: seconds to wait for another connection's write lock
+        before a call fails with :class:`BackendError` (0: do not wait)
+    :raises TypeError: on a ``path``, ``clock`` or ``sliding`` of the wrong type
+    :raises ValueError: on a bad TTL, limit, ``synchronous`` or ``busy_timeout``
+
+    A database whose schema is newer than this version of agent-session knows is
+    refused: every call raises :class:`SerializationError` ("upgrade
+    agent-session"). SQLite errors (a locked database past ``busy_timeout``, an
+    unusable file) raise :class:`BackendError` with the sqlite3 exception as
+    ``__cause__``; a stored message that is not valid wire format raises
+    :class:`SerializationError`.
     """
 
     name = "sqlite"
@@ -84,6 +100,15 @@ class SQLiteStore(SessionStore):
             )
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
+        if (
+            not isinstance(busy_timeout, (int, float))
+            or isinstance(busy_timeout, bool)
+            or not math.isfinite(busy_timeout)
+            or busy_timeout < 0
+        ):
+            raise ValueError(
+                f"busy_timeout must be a finite number of seconds >= 0, not {busy_timeout!r}"
+            )
         self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
         self._engine = SQLiteEngine(
             sqlite_path(path),
@@ -92,7 +117,7 @@ class SQLiteStore(SessionStore):
             clock=check_clock(clock),
             limits=self._limits,
             synchronous=synchronous.upper(),
-            busy_timeout=check_ttl(busy_timeout, "busy_timeout") or 5.0,
+            busy_timeout=float(busy_timeout),
         )
 
     @property
