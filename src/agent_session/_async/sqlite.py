@@ -67,7 +67,7 @@ class AsyncSQLiteStore(AsyncSessionStore):
         (``"OFF"`` and ``"EXTRA"`` are passed through too; ``"OFF"`` is not durable)
     :param busy_timeout: seconds to wait for another connection's write lock
         before a call fails with :class:`BackendError` (0: do not wait)
-    :raises TypeError: on a ``path``, ``clock`` or ``sliding`` of the wrong type
+    :raises TypeError: on an argument of the wrong type (``path``, ``clock``, ...)
     :raises ValueError: on a bad TTL, limit, ``synchronous`` or ``busy_timeout``
 
     A database whose schema is newer than this version of agent-session knows is
@@ -93,18 +93,17 @@ class AsyncSQLiteStore(AsyncSessionStore):
         synchronous: str = "NORMAL",
         busy_timeout: float = 5.0,
     ) -> None:
-        if not isinstance(synchronous, str) or synchronous.upper() not in SYNCHRONOUS_MODES:
+        if not isinstance(synchronous, str):
+            raise TypeError(f"synchronous must be a str such as 'NORMAL', not {synchronous!r}")
+        if synchronous.upper() not in SYNCHRONOUS_MODES:
             raise ValueError(
                 f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}"
             )
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
-        if (
-            not isinstance(busy_timeout, (int, float))
-            or isinstance(busy_timeout, bool)
-            or not math.isfinite(busy_timeout)
-            or busy_timeout < 0
-        ):
+        if not isinstance(busy_timeout, (int, float)) or isinstance(busy_timeout, bool):
+            raise TypeError(f"busy_timeout must be seconds (a number), not {busy_timeout!r}")
+        if not math.isfinite(busy_timeout) or busy_timeout < 0:
             raise ValueError(
                 f"busy_timeout must be a finite number of seconds >= 0, not {busy_timeout!r}"
             )
