@@ -1,4 +1,5 @@
-"""The store contract, run against SQLite (a file and ``:memory:``) and a cache over it."""
+"""The store contract, run against SQLite (a file, ``:memory:``, the path for SQLite
+before 3.35) and a cache over it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,19 @@ class TestSQLiteFileStore(AsyncStoreContract):
 class TestSQLiteMemoryStore(AsyncStoreContract):
     async def make_store(self, **options: Any) -> AsyncSessionStore:
         return AsyncSQLiteStore(":memory:", **options)
+
+
+class TestSQLiteWithoutReturning(AsyncStoreContract):
+    """The path for SQLite libraries older than 3.35 (no ``UPDATE ... RETURNING``)."""
+
+    @pytest.fixture(autouse=True)
+    def _directory(self, tmp_path: Path) -> None:
+        self.directory = tmp_path
+
+    async def make_store(self, **options: Any) -> AsyncSessionStore:
+        store = AsyncSQLiteStore(self.directory / "sessions.db", **options)
+        store._engine._returning = False
+        return store
 
 
 class TestLayeredOverSQLite(AsyncStoreContract):

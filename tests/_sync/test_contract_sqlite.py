@@ -1,5 +1,6 @@
 # This file is generated from _async/test_contract_sqlite.py by scripts/unasync.py: do not edit.
-"""The store contract, run against SQLite (a file and ``:memory:``) and a cache over it."""
+"""The store contract, run against SQLite (a file, ``:memory:``, the path for SQLite
+before 3.35) and a cache over it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,19 @@ class TestSQLiteFileStore(StoreContract):
 class TestSQLiteMemoryStore(StoreContract):
     def make_store(self, **options: Any) -> SessionStore:
         return SQLiteStore(":memory:", **options)
+
+
+class TestSQLiteWithoutReturning(StoreContract):
+    """The path for SQLite libraries older than 3.35 (no ``UPDATE ... RETURNING``)."""
+
+    @pytest.fixture(autouse=True)
+    def _directory(self, tmp_path: Path) -> None:
+        self.directory = tmp_path
+
+    def make_store(self, **options: Any) -> SessionStore:
+        store = SQLiteStore(self.directory / "sessions.db", **options)
+        store._engine._returning = False
+        return store
 
 
 class TestLayeredOverSQLite(StoreContract):
