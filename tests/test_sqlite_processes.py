@@ -1,10 +1,17 @@
-"""What only the SQLite store promises: files, schema, processes, durability, faults."""
+"""The SQLite store across processes, and its async flavour's worker threads.
+
+Hand-written: the children are separate Python processes (``tests/durable_helpers.py``)
+driving the blocking store, and the thread check differs between the flavours. The
+rest of the SQLite-only tests are in ``tests/_async/test_sqlite.py``.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
+import anyio
 import pytest
 from durable_checks import (
     check_concurrent_first_open,
@@ -12,14 +19,7 @@ from durable_checks import (
     check_kill_keeps_acknowledged,
 )
 
-from agent_session import (
-    BackendError,
-    Conversation,
-    Message,
-    SerializationError,
-    SQLiteStore,
-    open_store,
-)
+from agent_session import AsyncSQLiteStore, Message, SQLiteStore
 from agent_session._sqlite_engine import SCHEMA_VERSION
 
 
@@ -27,93 +27,77 @@ def url(path: Path) -> str:
     return f"sqlite:///{path}"  # path is absolute: sqlite:////abs/path.db
 
 
-def test_data_survives_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    with SQLiteStore(path) as store:
-        store.save("s1", Conversation().add_user("hello"), labels={"k": "v"})
-        store.append("s1", Message("assistant", "hi"))
-    with SQLiteStore(path) as store:
-        assert [m.content for m in store.load("s1")] == ["hello", "hi"]
-        meta = store.get_metadata("s1")
-        assert meta.version == 2 and dict(meta.labels) == {"k": "v"}
-
-
-def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    with SQLiteStore(path) as store:
-        store.append("s1", Message("user", "x"))
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    db.close()
-
-
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    db.close()
-    with SQLiteStore(path) as store:
-        with pytest.raises(SerializationError, match="upgrade agent-session"):
-            store.exists("s1")
-
-
-def test_corrupted_message_raises_serialization_error(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    with SQLiteStore(path) as store:
-        store.append("s1", Message("user", "x"))
-    db = sqlite3.connect(path)
-    db.execute('UPDATE messages SET body = \'{"role": "wizard"}\'')
-    db.commit()
-    db.close()
-    with SQLiteStore(path) as store:
-        with pytest.raises(SerializationError):
-            store.load("s1")
-
-
-def test_unusable_path_raises_backend_error(tmp_path: Path) -> None:
-    with SQLiteStore(tmp_path) as store:  # a directory, not a file
-        with pytest.raises(BackendError) as info:
-            store.exists("s1")
-        assert isinstance(info.value.__cause__, sqlite3.Error)
-
-
-def test_bad_constructor_arguments(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="synchronous"):
-        SQLiteStore(tmp_path / "s.db", synchronous="SOMETIMES")
-    with pytest.raises(TypeError):
-        SQLiteStore(42)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        SQLiteStore(tmp_path / "s.db", default_ttl=-1)
-
-
-def test_open_store_urls(tmp_path: Path) -> None:
-    with open_store(url(tmp_path / "u.db") + "?default_ttl=60&synchronous=FULL") as store:
-        assert isinstance(store, SQLiteStore)
-        assert store.append("s", Message("user", "x")).expires_at is not None
-    with open_store("sqlite://:memory:") as store:
-        assert isinstance(store, SQLiteStore) and store.path == ":memory:"
-
-
 def test_four_processes_append_to_one_session(tmp_path: Path) -> None:
+    """4 processes x 200 appends: exactly 800 messages, each process's in its order."""
     path = tmp_path / "shared.db"
     with SQLiteStore(path) as store:
-        store.clear()
-        check_cross_process_appends(store, url(path))
+        store.exists("warm")  # the children find the schema in place
+        check_cross_process_appends(store, url(path), 4, 200)
 
 
 def test_kill_9_loses_no_acknowledged_append(tmp_path: Path) -> None:
+    """Every append a SIGKILLed child acknowledged is there; counters match the rows."""
     path = tmp_path / "durable.db"
     with SQLiteStore(path) as store:
-        store.exists("warm")  # create the schema first
-    with SQLiteStore(path) as store:
+        store.exists("warm")
         check_kill_keeps_acknowledged(store, url(path))
-
-
-def test_two_processes_open_a_fresh_file_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "fresh.db"
-    with SQLiteStore(path) as reopen:
-        check_concurrent_first_open(url(path), reopen)
-        db = sqlite3.connect(path)
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db = sqlite3.connect(path)
+    try:
+        count, size = db.execute(
+            "SELECT message_count, size_bytes FROM sessions WHERE id = 'durable'"
+        ).fetchone()
+        rows, total = db.execute(
+            "SELECT count(*), sum(size) FROM messages WHERE session_id = 'durable'"
+        ).fetchone()
+        assert (count, size) == (rows, total)
+    finally:
         db.close()
+
+
+def test_processes_opening_a_fresh_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Four processes open a file that does not exist yet at the same instant.
+
+    Every one succeeds, and the schema is created once: its statements are plain
+    CREATE TABLE/INDEX, so a second run of the migration would fail that process.
+    """
+    path = tmp_path / "fresh.db"
+    reopen = SQLiteStore(path)
+    try:
+        check_concurrent_first_open(url(path), reopen, processes=4)
+    finally:
+        reopen.close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master ORDER BY name")]
+        assert names.count("sessions") == 1 and "labels_by_pair" in names
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_async_flavour_runs_sqlite_in_worker_threads(backend: str) -> None:
+    """Each call runs off the event loop's thread, under asyncio and trio alike."""
+    threads: set[int] = set()
+
+    def clock() -> float:
+        threads.add(threading.get_ident())  # the engine reads the clock inside each call
+        return 1_700_000_000.0
+
+    async def main() -> None:
+        async with AsyncSQLiteStore(":memory:", clock=clock) as store:
+            async with anyio.create_task_group() as tasks:
+                for task in range(20):
+                    tasks.start_soon(append_some, store, task)
+            messages = await store.load("s")
+            assert len(messages) == 20 * 10
+            for task in range(20):
+                mine = [m.content for m in messages if m.name == f"t{task}"]
+                assert mine == [str(i) for i in range(10)]
+
+    async def append_some(store: AsyncSQLiteStore, task: int) -> None:
+        for i in range(10):
+            await store.append("s", Message("user", str(i), name=f"t{task}"))
+
+    anyio.run(main, backend=backend)
+    assert threads and threading.get_ident() not in threads
