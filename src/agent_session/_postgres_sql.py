@@ -168,6 +168,12 @@ class PostgresSQL:
 
         # -- writes ------------------------------------------------------------------------
         live = "(s.expires_at IS NULL OR s.expires_at > %(now)s::float8)"
+        # The time a write stamps: never before the session's last write or expiry change
+        # (updated_at, expires_at - ttl), so a write that read the clock, then waited on
+        # its way here, cannot move the session's time or expiry backwards (GREATEST skips
+        # NULLs). For an expired session it is %(now)s itself.
+        now_w = "GREATEST(%(now)s::float8, s.updated_at, s.expires_at - s.ttl)"
+        now_t = now_w.replace("s.", "t.")
         # The metadata columns, in SessionMetadata's order after session_id, then next_seq.
         returning = (
             "RETURNING s.created_at, s.updated_at, s.expires_at, s.message_count, "
@@ -198,8 +204,8 @@ class PostgresSQL:
         update_ttl = "CASE WHEN %(keep)s::bool THEN s.ttl ELSE %(ttl)s::float8 END"
         restart = (
             f"created_at = CASE WHEN {live} THEN s.created_at ELSE EXCLUDED.created_at END, "
-            "updated_at = EXCLUDED.updated_at, "
-            f"ttl = {upsert_ttl}, expires_at = EXCLUDED.updated_at + {upsert_ttl}, "
+            f"updated_at = {now_w}, "
+            f"ttl = {upsert_ttl}, expires_at = {now_w} + {upsert_ttl}, "
             f"version = CASE WHEN {live} THEN s.version + 1 ELSE 1 END, "
         )
         # The lower end of the window before this statement, as its snapshot sees it.
@@ -234,8 +240,8 @@ class PostgresSQL:
         )
         #: append with expected_version >= 1: only a live session at that version.
         append_update = (
-            f"WITH up AS (UPDATE {sessions} AS s SET updated_at = %(now)s::float8, "
-            f"ttl = {update_ttl}, expires_at = %(now)s::float8 + {update_ttl}, "
+            f"WITH up AS (UPDATE {sessions} AS s SET updated_at = {now_w}, "
+            f"ttl = {update_ttl}, expires_at = {now_w} + {update_ttl}, "
             "version = s.version + 1, message_count = s.message_count + %(n)s::int, "
             "size_bytes = s.size_bytes + %(added)s::bigint, next_seq = s.next_seq + %(n)s::int "
             f"WHERE s.id = %(id)s::text AND {live} AND s.version = %(expected)s::bigint "
@@ -267,8 +273,8 @@ class PostgresSQL:
         )
         #: save with expected_version >= 1.
         self.save_update = (
-            old_window + f"up AS (UPDATE {sessions} AS s SET updated_at = %(now)s::float8, "
-            f"ttl = {update_ttl}, expires_at = %(now)s::float8 + {update_ttl}, "
+            old_window + f"up AS (UPDATE {sessions} AS s SET updated_at = {now_w}, "
+            f"ttl = {update_ttl}, expires_at = {now_w} + {update_ttl}, "
             "version = s.version + 1, message_count = %(n)s::int, "
             "size_bytes = %(added)s::bigint, labels = coalesce(%(labels)s::jsonb, s.labels), "
             "next_seq = s.next_seq + %(n)s::int "
@@ -289,8 +295,8 @@ class PostgresSQL:
             f"m AS (DELETE FROM {messages} WHERE session_id = %(id)s::text AND seq = "
             "(SELECT next_seq - 1 FROM s WHERE message_count > 0 AND "
             f"{live}) RETURNING body, size), "
-            f"up AS (UPDATE {sessions} AS t SET updated_at = %(now)s::float8, "
-            "expires_at = %(now)s::float8 + t.ttl, version = t.version + 1, "
+            f"up AS (UPDATE {sessions} AS t SET updated_at = {now_t}, "
+            f"expires_at = {now_t} + t.ttl, version = t.version + 1, "
             "message_count = t.message_count - 1, size_bytes = t.size_bytes - m.size, "
             "next_seq = t.next_seq - 1 FROM m WHERE t.id = %(id)s::text) "
             "SELECT s.expires_at, s.message_count, m.body FROM s LEFT JOIN m ON true"
@@ -299,7 +305,7 @@ class PostgresSQL:
             f"WITH s AS (SELECT created_at, updated_at, expires_at, message_count, size_bytes, "
             f"version, labels::text, ttl FROM {sessions} WHERE id = %(id)s::text FOR UPDATE), "
             f"up AS (UPDATE {sessions} AS t SET ttl = {update_ttl.replace('s.ttl', 't.ttl')}, "
-            f"expires_at = %(now)s::float8 + {update_ttl.replace('s.ttl', 't.ttl')} "
+            f"expires_at = {now_t} + {update_ttl.replace('s.ttl', 't.ttl')} "
             f"FROM s WHERE t.id = %(id)s::text AND {live} RETURNING t.expires_at, true AS done) "
             "SELECT s.created_at, s.updated_at, s.expires_at, s.message_count, s.size_bytes, "
             "s.version, s.labels, up.expires_at, up.done FROM s LEFT JOIN up ON true"
@@ -332,7 +338,7 @@ class PostgresSQL:
         self.load_sliding = (
             f"WITH s AS (UPDATE {sessions} AS t SET expires_at = CASE WHEN t.ttl IS NOT NULL "
             "AND (t.expires_at IS NULL OR t.expires_at > %(now)s::float8) "
-            "THEN %(now)s::float8 + t.ttl ELSE t.expires_at END WHERE t.id = %(id)s::text "
+            f"THEN {now_t} + t.ttl ELSE t.expires_at END WHERE t.id = %(id)s::text "
             "RETURNING t.id, t.expires_at, t.message_count, t.size_bytes, t.next_seq) "
             "SELECT s.expires_at, s.message_count, s.size_bytes, m.body FROM s "
             + window

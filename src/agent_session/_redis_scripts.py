@@ -33,6 +33,24 @@ from __future__ import annotations
 
 __all__ = ["APPEND", "DELETE", "LOAD", "POP", "SAVE", "TOUCH"]
 
+# `now` never before the session's last write or expiry change (its ``updated``, and
+# ``expires - ttl``): a write that read the clock, then waited on its way here, must
+# not move the session's time, and so its expiry, backwards (issue 7, defect 1).
+_CLAMP = r"""
+local function clamp(now, updated, expires, ttl)
+  local t, moved = tonumber(now), false
+  if updated and updated ~= '' and tonumber(updated) > t then
+    t, moved = tonumber(updated), true
+  end
+  if expires and expires ~= '' and ttl and ttl ~= '' then
+    local last = tonumber(expires) - tonumber(ttl)
+    if last > t then t, moved = last, true end
+  end
+  if moved then return string.format('%.17g', t) end
+  return now
+end
+"""
+
 # The longest physical expiry set (ms, ~31,700 years): PEXPIRE fails on numbers near
 # 2^63, and a failing command in the middle of a script would leave it half done.
 _MAX_MS = "1e15"
@@ -95,12 +113,14 @@ return 'ok|' .. created .. '|' .. now .. '|' .. expires .. '|' .. count .. '|' .
 # Reply: 'ok|created|updated|expires|count|size|version|labels', 'conflict|<version>'
 # or 'limit|messages|<count>' / 'limit|bytes|<size>'.
 SAVE = (
-    r"""
+    _CLAMP
+    + r"""
 local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
     + _CONFIG
     + r"""
-local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'labels')
+local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'labels', 'updated')
+now = clamp(now, m[6], m[2], m[3])
 local version, created, ttl, oldttl, oldlabels = 0, now, dttl, '', '{}'
 local oldlabels_t = nil
 local expired = false
@@ -161,13 +181,15 @@ redis.call('ZADD', P .. 'index:updated', now, sid)
 # 6.. message bodies. Reply as SAVE's. The hot path: one HMGET, RPUSH, HSET and ZADD,
 # plus two PEXPIRE and a ZADD when the session has a TTL.
 APPEND = (
-    r"""
+    _CLAMP
+    + r"""
 local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
     + _CONFIG
     + r"""
 local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'count', 'size',
-                     'labels')
+                     'labels', 'updated')
+now = clamp(now, m[8], m[2], m[3])
 local version, count, size, created, labels, ttl, oldttl = 0, 0, 0, now, '{}', dttl, ''
 local expired = false
 if m[1] then
@@ -213,10 +235,12 @@ redis.call('ZADD', P .. 'index:updated', now, sid)
 # Reply: 'ok|<body>', 'empty', 'missing', 'expired|<expires_at>' or 'lost' (the meta
 # counts messages the list no longer holds: evicted by a maxmemory policy).
 POP = (
-    r"""
+    _CLAMP
+    + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
-local m = redis.call('HMGET', meta, 'expires', 'ttl', 'version', 'count', 'size')
+local m = redis.call('HMGET', meta, 'expires', 'ttl', 'version', 'count', 'size', 'updated')
 if not m[3] then return 'missing' end
+now = clamp(now, m[6], m[1], m[2])
 if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return 'expired|' .. m[1] end
 if tonumber(m[4]) == 0 then return 'empty' end
 local body = redis.call('RPOP', msgs)
@@ -239,11 +263,13 @@ return 'ok|' .. body
 # 4 key prefix. Reply: as SAVE's 'ok|...' (version unchanged), 'missing' or
 # 'expired|<expires_at>'.
 TOUCH = (
-    r"""
+    _CLAMP
+    + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[4]
 local m = redis.call('HMGET', meta, 'created', 'updated', 'expires', 'ttl', 'version', 'count',
                      'size', 'labels')
 if not m[1] then return 'missing' end
+now = clamp(now, m[2], m[3], m[4])
 if m[3] ~= '' and tonumber(m[3]) <= tonumber(now) then return 'expired|' .. m[3] end
 local ttl, oldttl = m[4], m[4]
 if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
@@ -303,9 +329,10 @@ return 1
 # Reply: {'ok|<size_bytes>|<message count>', body, ...}, {'missing'} or
 # {'expired', expires_at}.
 LOAD = (
-    r"""
+    _CLAMP
+    + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]
-local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count')
+local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count', 'updated')
 if not m[3] then return {'missing'} end
 if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return {'expired', m[1]} end
 local bodies
@@ -317,6 +344,7 @@ else
   bodies = redis.call('LRANGE', msgs, -tonumber(ARGV[3]), -1)
 end
 if ARGV[4] == '1' and m[2] ~= '' then
+  now = clamp(now, m[5], m[1], m[2])
   local ttl, oldttl = m[2], m[2]
 """
     + _EXPIRES

@@ -29,6 +29,7 @@ from agent_session import (
 )
 from agent_session._concurrency import Nursery
 from agent_session._postgres_sql import SCHEMA_VERSION
+from agent_session.testing import FakeClock
 
 
 @pytest.fixture
@@ -287,3 +288,39 @@ def test_repr_hides_the_password() -> None:
     assert "s3cret" not in repr(store)
     assert "127.0.0.1:1/db" in repr(store) and "p_" in repr(store)
     store.close()
+
+
+@pytest.mark.parametrize("late_write", ["append", "save", "pop", "touch", "load"])
+def test_a_write_that_read_the_clock_then_stalled_never_moves_time_back(
+    postgres_dsn: str, prefix: str, late_write: str
+) -> None:
+    # Issue 7, defect 1: the clock is read before the round trip, so a write can reach
+    # the server after a later one. A clock set back stands for the stalled write's reading.
+    clock = FakeClock(1000.0)
+    store = PostgresStore(
+        postgres_dsn, table_prefix=prefix, clock=clock, default_ttl=1.5, sliding=True
+    )
+    with store:
+        store.append("s", _user("m0"))
+        clock.set(1000.5)
+        acked = store.append("s", _user("m1"))  # acknowledged live until 1002.0
+        assert acked.expires_at == 1002.0
+        clock.set(1000.0)  # the stalled write read the clock at t0
+        if late_write == "append":
+            store.append("s", _user("m2"))
+        elif late_write == "save":
+            store.save("s", Conversation([_user("m0"), _user("m1"), _user("m2")]))
+        elif late_write == "pop":
+            store.pop("s")
+        elif late_write == "touch":
+            store.touch("s")
+        else:
+            store.load("s")
+        meta = store.get_metadata("s")
+        assert meta.updated_at >= acked.updated_at
+        assert meta.expires_at is not None and meta.expires_at >= 1002.0
+        clock.set(1001.7)
+        assert (store.get_metadata("s")).expires_at == meta.expires_at
+        version = (store.append("s", _user("m3"))).version
+        assert version == meta.version + 1  # the same session went on: nothing dropped
+        assert len(store.load("s")) == meta.message_count + 1
