@@ -286,20 +286,23 @@ class PostgresSQL:
             f"SELECT version, expires_at, message_count, size_bytes FROM {sessions} "
             "WHERE id = %(id)s::text"
         )
-        #: pop: lock the row, delete the top message, update the counters. A top row
-        #: committed after this statement's snapshot is invisible to its DELETE: then
-        #: the body comes back NULL with a non-zero count and the caller retries.
-        self.pop = (
-            f"WITH s AS (SELECT expires_at, message_count, next_seq FROM {sessions} "
-            "WHERE id = %(id)s::text FOR UPDATE), "
-            f"m AS (DELETE FROM {messages} WHERE session_id = %(id)s::text AND seq = "
-            "(SELECT next_seq - 1 FROM s WHERE message_count > 0 AND "
-            f"{live}) RETURNING body, size), "
-            f"up AS (UPDATE {sessions} AS t SET updated_at = {now_t}, "
+        #: pop, in one transaction: lock the session row (every write to the session
+        #: waits), read the newest message, and only once the caller decoded it remove
+        #: it: a message that cannot be decoded is rolled back, never lost.
+        self.pop_lock = (
+            f"SELECT expires_at, message_count, next_seq FROM {sessions} "
+            "WHERE id = %(id)s::text FOR UPDATE"
+        )
+        self.pop_top = (
+            f"SELECT body FROM {messages} WHERE session_id = %(id)s::text AND seq = %(seq)s::bigint"
+        )
+        self.pop_remove = (
+            f"WITH m AS (DELETE FROM {messages} WHERE session_id = %(id)s::text "
+            "AND seq = %(seq)s::bigint RETURNING size) "
+            f"UPDATE {sessions} AS t SET updated_at = {now_t}, "
             f"expires_at = {now_t} + t.ttl, version = t.version + 1, "
             "message_count = t.message_count - 1, size_bytes = t.size_bytes - m.size, "
-            "next_seq = t.next_seq - 1 FROM m WHERE t.id = %(id)s::text) "
-            "SELECT s.expires_at, s.message_count, m.body FROM s LEFT JOIN m ON true"
+            "next_seq = t.next_seq - 1 FROM m WHERE t.id = %(id)s::text"
         )
         self.touch = (
             f"WITH s AS (SELECT created_at, updated_at, expires_at, message_count, size_bytes, "

@@ -96,6 +96,51 @@ local expires = ''
 if ttl ~= '' then expires = string.format('%.17g', tonumber(now) + tonumber(ttl)) end
 """
 
+# Read and check a session's meta hash before anything is written: a Lua error does
+# not undo the writes a script already made (issue 7, defect 2). ``read_meta(key)``
+# returns ``f`` (each field's string, and ``f.labels_t``, the decoded labels or nil)
+# or nil when the session does not exist, and the name of the first missing or
+# malformed field, if any, which the script reports as ``corrupt|<field>``.
+_READ = r"""
+local FIELDS = {'created', 'updated', 'expires', 'ttl', 'version', 'count', 'size', 'labels'}
+local function number_ok(v, optional, whole)
+  if optional and v == '' then return true end
+  local n = tonumber(v)
+  if not n or n ~= n or n == math.huge or n == -math.huge then return false end
+  return not whole or (n >= 0 and n == math.floor(n))
+end
+local function labels_of(v)
+  if v == '{}' then return nil, true end
+  local ok, t = pcall(cjson.decode, v)
+  if not ok or type(t) ~= 'table' then return nil, false end
+  for k, x in pairs(t) do
+    if type(k) ~= 'string' or type(x) ~= 'string' then return nil, false end
+  end
+  return t, true
+end
+local function read_meta(key)
+  local m = redis.call('HMGET', key, unpack(FIELDS))
+  local f, present = {}, false
+  for i, name in ipairs(FIELDS) do
+    if m[i] then f[name], present = m[i], true end
+  end
+  if not present then return nil, nil end
+  for i, name in ipairs(FIELDS) do
+    local v = m[i]
+    if not v then return nil, name end
+    if name == 'labels' then
+      local t, ok = labels_of(v)
+      if not ok then return nil, name end
+      f.labels_t = t
+    elseif not number_ok(v, name == 'expires' or name == 'ttl',
+                         name == 'version' or name == 'count' or name == 'size') then
+      return nil, name
+    end
+  end
+  return f, nil
+end
+"""
+
 _PUSH = r"""
 for i = FIRST, #ARGV, 1000 do
   redis.call('RPUSH', msgs, unpack(ARGV, i, math.min(i + 999, #ARGV)))
@@ -110,25 +155,28 @@ return 'ok|' .. created .. '|' .. now .. '|' .. expires .. '|' .. count .. '|' .
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl ('D' = keep the session's own
 # or take the default, 'N' = none, else seconds), 4 expected version ('' = any),
 # 5 config, 6 labels JSON ('' = keep), 7.. message bodies.
-# Reply: 'ok|created|updated|expires|count|size|version|labels', 'conflict|<version>'
-# or 'limit|messages|<count>' / 'limit|bytes|<size>'.
+# Reply: 'ok|created|updated|expires|count|size|version|labels', 'conflict|<version>',
+# 'limit|messages|<count>' / 'limit|bytes|<size>' or 'corrupt|<field>'.
 SAVE = (
     _CLAMP
+    + _READ
     + r"""
 local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
     + _CONFIG
     + r"""
-local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'labels', 'updated')
-now = clamp(now, m[6], m[2], m[3])
+local f, bad = read_meta(meta)
+if bad then return 'corrupt|' .. bad end
 local version, created, ttl, oldttl, oldlabels = 0, now, dttl, '', '{}'
 local oldlabels_t = nil
 local expired = false
-if m[1] then
-  if m[5] ~= '{}' then oldlabels_t = cjson.decode(m[5]) end
-  expired = m[2] ~= '' and tonumber(m[2]) <= tonumber(now)
+if f then
+  now = clamp(now, f.updated, f.expires, f.ttl)
+  oldlabels_t = f.labels_t
+  expired = f.expires ~= '' and tonumber(f.expires) <= tonumber(now)
   if not expired then
-    version, created, ttl, oldttl, oldlabels = tonumber(m[4]), m[1], m[3], m[3], m[5]
+    version, created, ttl, oldttl, oldlabels = tonumber(f.version), f.created, f.ttl, f.ttl,
+      f.labels
   end
 end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then return 'conflict|' .. version end
@@ -182,21 +230,22 @@ redis.call('ZADD', P .. 'index:updated', now, sid)
 # plus two PEXPIRE and a ZADD when the session has a TTL.
 APPEND = (
     _CLAMP
+    + _READ
     + r"""
 local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
     + _CONFIG
     + r"""
-local m = redis.call('HMGET', meta, 'created', 'expires', 'ttl', 'version', 'count', 'size',
-                     'labels', 'updated')
-now = clamp(now, m[8], m[2], m[3])
+local f, bad = read_meta(meta)
+if bad then return 'corrupt|' .. bad end
 local version, count, size, created, labels, ttl, oldttl = 0, 0, 0, now, '{}', dttl, ''
 local expired = false
-if m[1] then
-  expired = m[2] ~= '' and tonumber(m[2]) <= tonumber(now)
+if f then
+  now = clamp(now, f.updated, f.expires, f.ttl)
+  expired = f.expires ~= '' and tonumber(f.expires) <= tonumber(now)
   if not expired then
-    version, count, size = tonumber(m[4]), tonumber(m[5]), tonumber(m[6])
-    created, ttl, oldttl, labels = m[1], m[3], m[3], m[7]
+    version, count, size = tonumber(f.version), tonumber(f.count), tonumber(f.size)
+    created, ttl, oldttl, labels = f.created, f.ttl, f.ttl, f.labels
   end
 end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then return 'conflict|' .. version end
@@ -206,8 +255,7 @@ if max_m ~= '' and count > tonumber(max_m) then return 'limit|messages|' .. coun
 if max_b ~= '' and size > tonumber(max_b) then return 'limit|bytes|' .. size end
 -- Checked: now write. An expired session is wiped first and starts anew.
 if expired then
-  local oldlabels_t = nil
-  if m[7] ~= '{}' then oldlabels_t = cjson.decode(m[7]) end
+  local oldlabels_t = f.labels_t
 """
     + _WIPE
     + r"""
@@ -231,47 +279,57 @@ redis.call('ZADD', P .. 'index:updated', now, sid)
     + _OK
 )
 
-# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix.
-# Reply: 'ok|<body>', 'empty', 'missing', 'expired|<expires_at>' or 'lost' (the meta
-# counts messages the list no longer holds: evicted by a maxmemory policy).
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode, 5 body.
+# Mode 'peek' writes nothing and replies 'top|<newest body>'; mode 'pop' removes the
+# newest message only if it is still ``body`` (which the caller decoded: a message it
+# cannot decode is never removed) and replies 'ok', else 'top|<newest body>' again.
+# Other replies: 'empty', 'missing', 'expired|<expires_at>', 'corrupt|<field>' or
+# 'lost' (the meta counts messages the list does not hold: evicted by a maxmemory
+# policy).
 POP = (
     _CLAMP
+    + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
-local m = redis.call('HMGET', meta, 'expires', 'ttl', 'version', 'count', 'size', 'updated')
-if not m[3] then return 'missing' end
-now = clamp(now, m[6], m[1], m[2])
-if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return 'expired|' .. m[1] end
-if tonumber(m[4]) == 0 then return 'empty' end
-local body = redis.call('RPOP', msgs)
-if not body then return 'lost' end
-local ttl, oldttl = m[2], m[2]
+local f, bad = read_meta(meta)
+if bad then return 'corrupt|' .. bad end
+if not f then return 'missing' end
+now = clamp(now, f.updated, f.expires, f.ttl)
+if f.expires ~= '' and tonumber(f.expires) <= tonumber(now) then return 'expired|' .. f.expires end
+local count = tonumber(f.count)
+if count == 0 then return 'empty' end
+if redis.call('LLEN', msgs) ~= count then return 'lost' end
+local body = redis.call('LINDEX', msgs, -1)
+if ARGV[4] ~= 'pop' or body ~= ARGV[5] then return 'top|' .. body end
+redis.call('RPOP', msgs)
+local ttl, oldttl = f.ttl, f.ttl
 """
     + _EXPIRES
     + r"""
-redis.call('HSET', meta, 'updated', now, 'expires', expires, 'version', tonumber(m[3]) + 1,
-           'count', tonumber(m[4]) - 1, 'size', tonumber(m[5]) - #body)
+redis.call('HSET', meta, 'updated', now, 'expires', expires, 'version', tonumber(f.version) + 1,
+           'count', count - 1, 'size', tonumber(f.size) - #body)
 redis.call('ZADD', P .. 'index:updated', now, sid)
 """
     + _EXPIRY
     + r"""
-return 'ok|' .. body
+return 'ok'
 """
 )
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl ('D' | 'N' | seconds),
-# 4 key prefix. Reply: as SAVE's 'ok|...' (version unchanged), 'missing' or
-# 'expired|<expires_at>'.
+# 4 key prefix. Reply: as SAVE's 'ok|...' (version unchanged), 'missing',
+# 'expired|<expires_at>' or 'corrupt|<field>'.
 TOUCH = (
     _CLAMP
+    + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[4]
-local m = redis.call('HMGET', meta, 'created', 'updated', 'expires', 'ttl', 'version', 'count',
-                     'size', 'labels')
-if not m[1] then return 'missing' end
-now = clamp(now, m[2], m[3], m[4])
-if m[3] ~= '' and tonumber(m[3]) <= tonumber(now) then return 'expired|' .. m[3] end
-local ttl, oldttl = m[4], m[4]
+local f, bad = read_meta(meta)
+if bad then return 'corrupt|' .. bad end
+if not f then return 'missing' end
+now = clamp(now, f.updated, f.expires, f.ttl)
+if f.expires ~= '' and tonumber(f.expires) <= tonumber(now) then return 'expired|' .. f.expires end
+local ttl, oldttl = f.ttl, f.ttl
 if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
 """
     + _EXPIRES
@@ -280,42 +338,49 @@ redis.call('HSET', meta, 'expires', expires, 'ttl', ttl)
 """
     + _EXPIRY
     + r"""
-return 'ok|' .. m[1] .. '|' .. m[2] .. '|' .. expires .. '|' .. m[6] .. '|' .. m[7] .. '|'
-  .. m[5] .. '|' .. m[8]
+return 'ok|' .. f.created .. '|' .. f.updated .. '|' .. expires .. '|' .. f.count .. '|'
+  .. f.size .. '|' .. f.version .. '|' .. f.labels
 """
 )
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode:
-#   'delete'   remove the session, live or expired;
+#   'delete'   remove the session, live or expired (even with malformed fields);
 #   'purge'    remove it only if expired (a live one gets its expiry entry re-synced);
 #   'vanished' only drop index entries of a session whose keys are gone.
 # Whatever the mode, a session whose meta is gone loses its index entries and label
 # set memberships (known from `index:labels`) and any orphan message list.
 # Reply: 1 a live session removed, 2 an expired one removed, 0 nothing removed.
 DELETE = (
-    r"""
+    _READ
+    + r"""
 local meta, msgs, now, sid, P, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local m = redis.call('HMGET', meta, 'created', 'expires', 'labels')
 local oldlabels_t = nil
-if not m[1] then
+if not m[1] and not m[2] and not m[3] then
   local labels = redis.call('HGET', P .. 'index:labels', sid)
-  if labels then oldlabels_t = cjson.decode(labels) end
+  if labels then oldlabels_t = labels_of(labels) end
 """
     + _WIPE
     + r"""
   return 0
 end
-local expired = m[2] ~= '' and tonumber(m[2]) <= tonumber(now)
+-- A malformed expiry counts as never expiring: purge leaves it, delete removes it.
+local at = m[2] and tonumber(m[2])
+local expired = at ~= nil and at <= tonumber(now)
 if mode == 'vanished' then return 0 end
 if mode == 'purge' and not expired then
-  if m[2] == '' then
+  if not at then
     redis.call('ZREM', P .. 'index:expiry', sid)
   else
-    redis.call('ZADD', P .. 'index:expiry', m[2], sid)
+    redis.call('ZADD', P .. 'index:expiry', at, sid)
   end
   return 0
 end
-if m[3] ~= '{}' then oldlabels_t = cjson.decode(m[3]) end
+if m[3] then oldlabels_t = labels_of(m[3]) end
+if not oldlabels_t then
+  local labels = redis.call('HGET', P .. 'index:labels', sid)
+  if labels then oldlabels_t = labels_of(labels) end
+end
 """
     + _WIPE
     + r"""
@@ -326,14 +391,21 @@ return 1
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 last ('' = all), 4 sliding ('1'
 # restarts the TTL), 5 key prefix.
-# Reply: {'ok|<size_bytes>|<message count>', body, ...}, {'missing'} or
-# {'expired', expires_at}.
+# Reply: {'ok|<size_bytes>|<message count>', body, ...}, {'missing'},
+# {'expired', expires_at} or {'corrupt', field}.
 LOAD = (
     _CLAMP
+    + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]
 local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count', 'updated')
-if not m[3] then return {'missing'} end
+if not m[1] and not m[2] and not m[3] and not m[4] then return {'missing'} end
+local names = {'expires', 'ttl', 'size', 'count', 'updated'}
+for i = 1, 5 do
+  if not m[i] or not number_ok(m[i], i <= 2, i == 3 or i == 4) then
+    return {'corrupt', names[i]}
+  end
+end
 if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return {'expired', m[1]} end
 local bodies
 if ARGV[3] == '' then

@@ -106,16 +106,22 @@ def conversation_size(conversation: Conversation) -> int:
     return total
 
 
-def decode_message(text: str | bytes) -> Message:
+def decode_message(text: str | bytes, session_id: str | None = None) -> Message:
     """Parse one message in wire form.
 
+    :param session_id: the session it was read from, named by the error
     :raises SerializationError: on malformed JSON, an unknown role or a malformed message
     """
+    where = "stored message" if session_id is None else f"a message of session {session_id!r}"
     try:
         data = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(f"stored message is not valid JSON: {exc}") from exc
-    message = Message.from_dict(data)
+        message = Message.from_dict(data)
+    except SerializationError as exc:
+        raise SerializationError(f"{where} is malformed: {exc}", session_id=session_id) from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SerializationError(
+            f"{where} is not valid JSON: {exc}", session_id=session_id
+        ) from exc
     object.__setattr__(
         message, "_size", len(text) if isinstance(text, bytes) else len(text.encode("utf-8"))
     )

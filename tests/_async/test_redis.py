@@ -133,6 +133,7 @@ async def test_ids_that_differ_only_in_braces_are_different_sessions(
 
 
 async def test_every_call_on_a_session_is_one_round_trip(redis_url: str, prefix: str) -> None:
+    # pop takes two: it peeks, decodes, then removes only the message it decoded.
     driver, _errors = aredis_driver()
     client = driver.Redis.from_url(redis_url, decode_responses=True)
     sent: list[str] = []
@@ -158,7 +159,7 @@ async def test_every_call_on_a_session_is_one_round_trip(redis_url: str, prefix:
     for name, call in calls.items():
         sent.clear()
         await call()
-        assert sent == ["EVALSHA"], name
+        assert sent == ["EVALSHA"] * (2 if name == "pop" else 1), name
     sent.clear()
     await store.append("s", _user("x"))
     await store.get_metadata("s")
@@ -311,11 +312,66 @@ async def test_a_corrupted_message_raises_serialization_error(
     async with AsyncRedisStore(redis_url, prefix=prefix) as store:
         await store.append("s", _user("x"), _user("y"))
         peek.lset(f"{prefix}{{s}}:msgs", -1, "not json")
-        with pytest.raises(SerializationError):
+        before = await store.get_metadata("s")
+        with pytest.raises(SerializationError) as raised:
             await store.load("s")
-        with pytest.raises(SerializationError):
+        assert raised.value.session_id == "s"
+        with pytest.raises(SerializationError) as raised:
             await store.pop("s")
-        assert [m.content for m in await store.load("s")] == ["x"]
+        assert raised.value.session_id == "s"
+        # Issue 7, defect 2: nothing written, the message a pop could not decode kept.
+        assert await store.get_metadata("s") == before
+        kept = peek.lrange(f"{prefix}{{s}}:msgs", 0, -1)
+        assert len(kept) == 2 and kept[-1] == "not json"
+        assert await store.delete("s")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("count", "abc"),
+        ("version", "1.5"),
+        ("expires", "soon"),
+        ("ttl", "x"),
+        ("labels", "{not json"),
+        ("labels", '{"k": 1}'),
+        ("updated", None),
+        ("labels", None),
+        ("ttl", None),
+        ("size", None),
+    ],
+)
+async def test_a_malformed_meta_field_stops_every_write_before_it_writes(
+    redis_url: str, prefix: str, peek: redis.Redis, damage: tuple[str, str | None]
+) -> None:
+    # Issue 7, defect 2: a script found the damage only after writing (pop removed the
+    # message, append applied and then reported BackendError, so a retry duplicated it).
+    field, value = damage
+    meta, msgs = f"{prefix}{{s}}:meta", f"{prefix}{{s}}:msgs"
+    async with AsyncRedisStore(redis_url, prefix=prefix, default_ttl=60, sliding=True) as store:
+        await store.save("s", Conversation([_user("x"), _user("y")]), labels={"k": "v"})
+        if value is None:
+            peek.hdel(meta, field)
+        else:
+            peek.hset(meta, field, value)
+        stored = (peek.hgetall(meta), peek.lrange(msgs, 0, -1), peek.pttl(meta) > 0)
+        writes: dict[str, Callable[[], Any]] = {
+            "append": lambda: store.append("s", _user("z")),
+            "save": lambda: store.save("s", Conversation([_user("z")])),
+            "pop": lambda: store.pop("s"),
+            "touch": lambda: store.touch("s"),
+        }
+        if field not in ("version", "labels"):  # a sliding load writes the expiry only
+            writes["load"] = lambda: store.load("s")
+        for name, write in writes.items():
+            with pytest.raises(SerializationError) as raised:
+                await write()
+            assert raised.value.session_id == "s", name
+            assert field in str(raised.value), name
+            assert (peek.hgetall(meta), peek.lrange(msgs, 0, -1), peek.pttl(meta) > 0) == stored
+        assert await store.delete("s")  # a damaged session can still be removed
+        assert not peek.exists(meta, msgs)
+        assert await store.list_sessions() == []
 
 
 async def test_a_message_list_lost_behind_the_stores_back_is_reported(

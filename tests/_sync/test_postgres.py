@@ -160,6 +160,26 @@ def test_corrupted_rows_raise_serialization_error(postgres_dsn: str, prefix: str
             store.get_metadata("t")
 
 
+def test_a_pop_that_cannot_decode_the_newest_message_keeps_it(
+    postgres_dsn: str, prefix: str
+) -> None:
+    # Issue 7, defect 2: the message was deleted and the version bumped, then it failed.
+    with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
+        store.append("s", _user("x"), _user("y"))
+        query(postgres_dsn, f"UPDATE \"{prefix}messages\" SET body = 'not json' WHERE seq = 1")
+        before = store.get_metadata("s")
+        with pytest.raises(SerializationError) as raised:
+            store.pop("s")
+        assert raised.value.session_id == "s"
+        assert store.get_metadata("s") == before
+        assert query(postgres_dsn, f'SELECT body FROM "{prefix}messages" ORDER BY seq') == [
+            ('{"role":"user","content":"x"}',),
+            ("not json",),
+        ]
+        store.append("s", _user("z"))  # the session goes on
+        assert store.pop("s") == _user("z")
+
+
 def test_rows_missing_from_a_session_are_reported(postgres_dsn: str, prefix: str) -> None:
     with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
         store.append("s", _user("a"), _user("b"))

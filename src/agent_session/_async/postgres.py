@@ -431,24 +431,49 @@ class AsyncPostgresStore(AsyncSessionStore):
         aensure_asyncio(type(self).__name__)
         self._check_open()
         check_session_id(session_id)
+        pool = self._pool if self._ready else await self._open()
+        try:
+            with map_backend_errors(self._where, self._errors):
+                conn = await self._checkout(pool)
+                try:
+                    return await self._pop_locked(conn, session_id)
+                finally:
+                    await pool.putconn(conn)  # rolls back what a failure left open
+        except BackendError:
+            if self._closed:
+                raise StoreClosed(self.name) from None
+            raise
+
+    async def _pop_locked(self, conn: AsyncConnection[Any], session_id: str) -> Message | None:
+        """pop's transaction: no retries, the row lock keeps every other write out."""
+        sql = self._sql
+        prepare = None if conn.prepare_threshold is None else True
         params: dict[str, Any] = {"id": session_id}
-        for _ in range(_ATTEMPTS):
-            params["now"] = now = self._clock()
-            rows = await self._run(self._sql.pop, params)
-            if not rows:
+        async with conn.transaction():
+            cursor = conn.cursor(row_factory=self._tuple_row)
+            await cursor.execute(sql.pop_lock, params, prepare=prepare)
+            row = await cursor.fetchone()
+            if row is None:
                 raise SessionNotFound(session_id)
-            expires_at, count, body = rows[0]
+            # Read under the lock: no write to this session can come between.
+            params["now"] = now = self._clock()
+            expires_at, count, next_seq = row
             if _expired(expires_at, now):
                 raise SessionExpired(session_id, expires_at)
             if count == 0:
                 return None
-            if body is not None:
-                return decode_message(body)
-            # The top message was committed after the statement's snapshot: look again.
-        raise BackendError(
-            f"session {session_id!r} kept changing under pop ({_ATTEMPTS} tries): "
-            "nothing was removed; retry"
-        )
+            params["seq"] = next_seq - 1
+            await cursor.execute(sql.pop_top, params, prepare=prepare)
+            top = await cursor.fetchone()
+            if top is None:
+                raise SerializationError(
+                    f"session {session_id!r} should hold {count} messages but its newest "
+                    "row is missing: the tables were changed outside agent-session",
+                    session_id=session_id,
+                )
+            message = decode_message(top[0], session_id)  # raises: rolled back, kept
+            await cursor.execute(sql.pop_remove, params, prepare=prepare)
+        return message
 
     async def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
         aensure_asyncio(type(self).__name__)
@@ -511,7 +536,7 @@ class AsyncPostgresStore(AsyncSessionStore):
                 raise SessionExpired(session_id, expires_at)
             bodies = [row[3] for row in rows if row[3] is not None]
             if len(bodies) == (count if last is None else min(count, last)):
-                messages = [decode_message(body) for body in bodies]
+                messages = [decode_message(body, session_id) for body in bodies]
                 return Conversation._adopt(messages, size if last is None else -1)
             if not self._sliding:
                 raise SerializationError(

@@ -19,6 +19,7 @@ from .. import _redis_scripts as scripts
 from .._concurrency import ensure_asyncio
 from .._drivers import redis_driver
 from .._errors import (
+    BackendError,
     SerializationError,
     SessionExpired,
     SessionNotFound,
@@ -51,6 +52,9 @@ __all__ = ["RedisStore"]
 
 #: Ids read from an index per round trip (iter_sessions, purge_expired, clear).
 _PAGE = 500
+#: pop's peek-then-pop rounds before it gives up (each round is one round trip; only
+#: writes to the same session landing within every round keep it going).
+_POP_ATTEMPTS = 1000
 _META_FIELDS = ("created", "updated", "expires", "version", "count", "size", "labels")
 
 
@@ -272,6 +276,13 @@ class RedisStore(SessionStore):
             raise SessionNotFound(session_id)
         if reply.startswith("expired|"):
             raise SessionExpired(session_id, float(reply[8:]))
+        if reply.startswith("corrupt|"):
+            raise SerializationError(
+                f"session {session_id!r} has a missing or malformed {reply[8:]!r} field in "
+                "its Redis meta hash (changed outside agent-session?); nothing was written: "
+                "delete the session to start it anew",
+                session_id=session_id,
+            )
 
     def _meta(self, session_id: str, fields: list[Any]) -> SessionMetadata | None:
         """Metadata from an HMGET of ``_META_FIELDS``; None if the session is gone."""
@@ -376,20 +387,37 @@ class RedisStore(SessionStore):
         """
         self._check()
         check_session_id(session_id)
-        args = [_num(self._clock()), session_id, self._prefix]
-        with self._backend():
-            reply = _text(self._run(self._pop, self._keys(session_id), args))
-        if reply.startswith("ok|"):
-            return decode_message(reply[3:])
-        if reply == "empty":
-            return None
-        if reply == "lost":
-            raise SerializationError(
-                f"session {session_id!r} lists messages its Redis list no longer holds "
-                "(evicted? run Redis with maxmemory-policy noeviction)"
-            )
-        self._raise_missing(session_id, reply)
-        raise AssertionError(f"unexpected reply from the Redis script: {reply!r:.200}")
+        keys = self._keys(session_id)
+        # Peek, decode, then pop only if the newest message is still the one decoded: a
+        # message that cannot be decoded is never removed. A write landing in between
+        # changes the newest message: decode that one and try again.
+        mode, body = "peek", ""
+        message: Message | None = None
+        for _ in range(_POP_ATTEMPTS):
+            args = [_num(self._clock()), session_id, self._prefix, mode, body]
+            with self._backend():
+                reply = _text(self._run(self._pop, keys, args))
+            if reply == "ok":
+                return message
+            if reply.startswith("top|"):
+                body = reply[4:]
+                message = decode_message(body, session_id)
+                mode = "pop"
+                continue
+            if reply == "empty":
+                return None
+            if reply == "lost":
+                raise SerializationError(
+                    f"session {session_id!r} lists messages its Redis list does not hold "
+                    "(evicted? run Redis with maxmemory-policy noeviction)",
+                    session_id=session_id,
+                )
+            self._raise_missing(session_id, reply)
+            raise AssertionError(f"unexpected reply from the Redis script: {reply!r:.200}")
+        raise BackendError(
+            f"session {session_id!r} kept changing under pop ({_POP_ATTEMPTS} tries): "
+            "nothing was removed; retry"
+        )
 
     def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
         """Restart the session's TTL (``DEFAULT``: its own duration); the version stays.
@@ -510,7 +538,7 @@ class RedisStore(SessionStore):
             self._raise_missing(session_id, "|".join(map(_text, reply)))
             raise AssertionError(f"unexpected reply from the Redis script: {head!r:.200}")
         _ok, size, count = head.split("|")
-        messages = [decode_message(body) for body in reply[1:]]
+        messages = [decode_message(body, session_id) for body in reply[1:]]
         expected = int(count) if last is None else min(last, int(count))
         if len(messages) != expected:
             raise SerializationError(
