@@ -41,7 +41,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -409,9 +408,9 @@ def make(out: Path, pg_dsn: str, redis_url: str) -> None:
     drop_pg_schema(pg_dsn)
     try:
         clock = FakeClock(START)
-        with open_postgres(pg_dsn, clock) as store:
-            extras["postgres"] = _write_data(store, clock)
-            results["postgres"] = read_back(store)
+        with open_postgres(pg_dsn, clock) as pg_store:
+            extras["postgres"] = _write_data(pg_store, clock)
+            results["postgres"] = read_back(pg_store)
         dump_postgres(pg_dsn, out / "postgres_v1.sql")
     finally:
         drop_pg_schema(pg_dsn)
@@ -419,9 +418,9 @@ def make(out: Path, pg_dsn: str, redis_url: str) -> None:
     flush_redis_db(redis_url)
     try:
         clock = FakeClock(START)
-        with open_redis(redis_url, clock) as store:
-            extras["redis"] = _write_data(store, clock)
-            results["redis"] = read_back(store)
+        with open_redis(redis_url, clock) as redis_store:
+            extras["redis"] = _write_data(redis_store, clock)
+            results["redis"] = read_back(redis_store)
         dump_redis(redis_url, out / "redis_v1.json")
     finally:
         delete_redis_prefix(redis_url)
@@ -486,8 +485,8 @@ def verify(out: Path, pg_dsn: str, redis_url: str) -> None:
         scratch_dsn = _scratch_dsn(pg_dsn, scratch)
         _psql(scratch_dsn, "-c", f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
         _psql(scratch_dsn, "-f", str(out / "postgres_v1.sql"))
-        with open_postgres(scratch_dsn, FakeClock(read_at)) as store:
-            check("postgres", store)
+        with open_postgres(scratch_dsn, FakeClock(read_at)) as pg_store:
+            check("postgres", pg_store)
     finally:
         _psql(pg_dsn, "-c", f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
 
@@ -495,8 +494,8 @@ def verify(out: Path, pg_dsn: str, redis_url: str) -> None:
     flush_redis_db(redis_url)
     try:
         restore_redis(redis_url, out / "redis_v1.json")
-        with open_redis(redis_url, FakeClock(read_at)) as store:
-            check("redis", store)
+        with open_redis(redis_url, FakeClock(read_at)) as redis_store:
+            check("redis", redis_store)
     finally:
         delete_redis_prefix(redis_url)
 
@@ -526,4 +525,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
