@@ -8,12 +8,16 @@ Layout, for a store with key prefix ``P``:
 - ``P{tag}:msgs``: a list per session, the messages in wire form, oldest first.
   Both keys share the hash tag ``{tag}`` (see ``AsyncRedisStore._keys``), so a session
   lives in one slot of a Redis Cluster.
-- ``P index:ids`` (zset, score 0: lex order for ``iter_sessions``), ``P index:updated``
-  (zset scored by ``updated_at`` for ``find_sessions``), ``P index:expiry`` (zset
-  scored by ``expires_at`` for ``purge_expired``), ``P index:labels`` (hash id ->
+- ``P{}index:ids`` (zset, score 0: lex order for ``iter_sessions``), ``P{}index:updated``
+  (zset scored by ``updated_at`` for ``find_sessions``), ``P{}index:expiry`` (zset
+  scored by ``expires_at`` for ``purge_expired``), ``P{}index:labels`` (hash id ->
   labels JSON of labelled sessions, so their label sets can be cleaned even after
-  Redis reclaimed the session) and ``P label:<byte length of key>:<key>=<value>``
+  Redis reclaimed the session) and ``P{}label:<byte length of key>:<key>=<value>``
   (a set of ids per label pair; the length makes the name unambiguous).
+
+Every key is ``P`` followed by ``{``, and a prefix holds no brace: so the keys of a
+store whose prefix extends this one's (``app:`` and ``app:nested:``) never match
+``P{*``, and ``clear`` removes this store's keys only (issue 7, defect 3).
 
 Expiry is decided with the store's clock: ``now`` is an argument, never Redis's
 ``TIME``. Every write also sets ``PEXPIRE`` on both session keys to the session's TTL
@@ -64,14 +68,14 @@ local dttl, max_m, max_b, P = string.match(ARGV[5], '^([^|]*)|([^|]*)|([^|]*)|(.
 # sid, P and `oldlabels_t` (its decoded labels, or nil).
 _WIPE = r"""
 redis.call('DEL', meta, msgs)
-redis.call('ZREM', P .. 'index:ids', sid)
-redis.call('ZREM', P .. 'index:updated', sid)
-redis.call('ZREM', P .. 'index:expiry', sid)
+redis.call('ZREM', P .. '{}index:ids', sid)
+redis.call('ZREM', P .. '{}index:updated', sid)
+redis.call('ZREM', P .. '{}index:expiry', sid)
 if oldlabels_t then
   for k, v in pairs(oldlabels_t) do
-    redis.call('SREM', P .. 'label:' .. #k .. ':' .. k .. '=' .. v, sid)
+    redis.call('SREM', P .. '{}label:' .. #k .. ':' .. k .. '=' .. v, sid)
   end
-  redis.call('HDEL', P .. 'index:labels', sid)
+  redis.call('HDEL', P .. '{}index:labels', sid)
 end
 """
 
@@ -83,11 +87,11 @@ if ttl ~= '' then
   if ms > MAX_MS then ms = MAX_MS end
   redis.call('PEXPIRE', meta, ms)
   redis.call('PEXPIRE', msgs, ms)
-  redis.call('ZADD', P .. 'index:expiry', expires, sid)
+  redis.call('ZADD', P .. '{}index:expiry', expires, sid)
 elseif oldttl ~= '' then
   redis.call('PERSIST', meta)
   redis.call('PERSIST', msgs)
-  redis.call('ZREM', P .. 'index:expiry', sid)
+  redis.call('ZREM', P .. '{}index:expiry', sid)
 end
 """.replace("MAX_MS", _MAX_MS)
 
@@ -200,16 +204,16 @@ if labels == '' then labels = oldlabels end
 if labels ~= oldlabels then
   if oldlabels_t then
     for k, v in pairs(oldlabels_t) do
-      redis.call('SREM', P .. 'label:' .. #k .. ':' .. k .. '=' .. v, sid)
+      redis.call('SREM', P .. '{}label:' .. #k .. ':' .. k .. '=' .. v, sid)
     end
   end
   for k, v in pairs(cjson.decode(labels)) do
-    redis.call('SADD', P .. 'label:' .. #k .. ':' .. k .. '=' .. v, sid)
+    redis.call('SADD', P .. '{}label:' .. #k .. ':' .. k .. '=' .. v, sid)
   end
   if labels == '{}' then
-    redis.call('HDEL', P .. 'index:labels', sid)
+    redis.call('HDEL', P .. '{}index:labels', sid)
   else
-    redis.call('HSET', P .. 'index:labels', sid, labels)
+    redis.call('HSET', P .. '{}index:labels', sid, labels)
   end
 end
 if version > 0 then redis.call('DEL', msgs) end
@@ -218,8 +222,8 @@ if version > 0 then redis.call('DEL', msgs) end
     + r"""
 redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
            'ttl', ttl, 'version', version + 1, 'count', count, 'size', size, 'labels', labels)
-if version == 0 then redis.call('ZADD', P .. 'index:ids', 0, sid) end
-redis.call('ZADD', P .. 'index:updated', now, sid)
+if version == 0 then redis.call('ZADD', P .. '{}index:ids', 0, sid) end
+redis.call('ZADD', P .. '{}index:updated', now, sid)
 """
     + _EXPIRY
     + _OK
@@ -268,12 +272,12 @@ if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
 if version == 0 then
   redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
              'ttl', ttl, 'version', 1, 'count', count, 'size', size, 'labels', labels)
-  redis.call('ZADD', P .. 'index:ids', 0, sid)
+  redis.call('ZADD', P .. '{}index:ids', 0, sid)
 else
   redis.call('HSET', meta, 'updated', now, 'expires', expires, 'ttl', ttl,
              'version', version + 1, 'count', count, 'size', size)
 end
-redis.call('ZADD', P .. 'index:updated', now, sid)
+redis.call('ZADD', P .. '{}index:updated', now, sid)
 """
     + _EXPIRY
     + _OK
@@ -308,7 +312,7 @@ local ttl, oldttl = f.ttl, f.ttl
     + r"""
 redis.call('HSET', meta, 'updated', now, 'expires', expires, 'version', tonumber(f.version) + 1,
            'count', count - 1, 'size', tonumber(f.size) - #body)
-redis.call('ZADD', P .. 'index:updated', now, sid)
+redis.call('ZADD', P .. '{}index:updated', now, sid)
 """
     + _EXPIRY
     + r"""
@@ -357,7 +361,7 @@ local meta, msgs, now, sid, P, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3
 local m = redis.call('HMGET', meta, 'created', 'expires', 'labels')
 local oldlabels_t = nil
 if not m[1] and not m[2] and not m[3] then
-  local labels = redis.call('HGET', P .. 'index:labels', sid)
+  local labels = redis.call('HGET', P .. '{}index:labels', sid)
   if labels then oldlabels_t = labels_of(labels) end
 """
     + _WIPE
@@ -370,15 +374,15 @@ local expired = at ~= nil and at <= tonumber(now)
 if mode == 'vanished' then return 0 end
 if mode == 'purge' and not expired then
   if not at then
-    redis.call('ZREM', P .. 'index:expiry', sid)
+    redis.call('ZREM', P .. '{}index:expiry', sid)
   else
-    redis.call('ZADD', P .. 'index:expiry', at, sid)
+    redis.call('ZADD', P .. '{}index:expiry', at, sid)
   end
   return 0
 end
 if m[3] then oldlabels_t = labels_of(m[3]) end
 if not oldlabels_t then
-  local labels = redis.call('HGET', P .. 'index:labels', sid)
+  local labels = redis.call('HGET', P .. '{}index:labels', sid)
   if labels then oldlabels_t = labels_of(labels) end
 end
 """

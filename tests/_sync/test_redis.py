@@ -89,7 +89,12 @@ def _user(text: str) -> Message:
 
 
 def _session_keys(url: str, prefix: str) -> list[str]:
-    return [key for key in keys_under(url, prefix) if key.startswith(prefix + "{")]
+    # Sessions' keys are "P{tag}:..."; the indexes' "P{}index:..." and "P{}label:...".
+    return [
+        key
+        for key in keys_under(url, prefix)
+        if key.startswith(prefix + "{") and not key.startswith(prefix + "{}")
+    ]
 
 
 def test_a_sessions_two_keys_share_one_hash_tag(redis_url: str, prefix: str) -> None:
@@ -192,11 +197,11 @@ def test_redis_expires_both_keys_itself(
         page = store.find_sessions(labels={"k": "v"})
         assert [meta.session_id for meta in page.items] == ["forever"]
         # Readers dropped every index entry of it on sight.
-        assert peek.zscore(prefix + "index:ids", "brief") is None
-        assert peek.zscore(prefix + "index:updated", "brief") is None
-        assert peek.zscore(prefix + "index:expiry", "brief") is None
-        assert peek.smembers(prefix + "label:1:k=v") == {"forever"}
-        assert not peek.hexists(prefix + "index:labels", "brief")
+        assert peek.zscore(prefix + "{}index:ids", "brief") is None
+        assert peek.zscore(prefix + "{}index:updated", "brief") is None
+        assert peek.zscore(prefix + "{}index:expiry", "brief") is None
+        assert peek.smembers(prefix + "{}label:1:k=v") == {"forever"}
+        assert not peek.hexists(prefix + "{}index:labels", "brief")
         assert store.purge_expired() == 0
         assert store.delete("forever")
         assert keys_under(redis_url, prefix) == []
@@ -235,10 +240,10 @@ def test_the_store_clock_decides_and_redis_gets_the_time_left(
         assert all(0 < peek.pttl(key) <= 30_000 for key in keys)
         store.touch("s", ttl=None)  # no expiry: Redis's goes too
         assert all(peek.pttl(key) == -1 for key in keys)
-        assert peek.zscore(prefix + "index:expiry", "s") is None
+        assert peek.zscore(prefix + "{}index:expiry", "s") is None
         store.touch("s", ttl=90)
         assert all(60_000 < peek.pttl(key) <= 90_000 for key in keys)
-        assert peek.zscore(prefix + "index:expiry", "s") == clock() + 90
+        assert peek.zscore(prefix + "{}index:expiry", "s") == clock() + 90
 
 
 def test_a_refused_write_leaves_even_an_expired_session_alone(
@@ -455,6 +460,42 @@ def test_clear_removes_its_prefix_only(redis_url: str, prefix: str) -> None:
             assert [m.content for m in other.load("a")] == ["kept"]
     finally:
         delete_prefix(redis_url, other_prefix)
+
+
+@pytest.mark.parametrize("nested", ["nested:", "index:", "label:1:k=", "x"])
+def test_stores_whose_prefixes_nest_never_see_each_others_sessions(
+    redis_url: str, prefix: str, nested: str
+) -> None:
+    # Issue 7, defect 3: clear() on "app:" deleted the sessions of "app:nested:".
+    inner_prefix = prefix + nested
+    try:
+        with (
+            RedisStore(redis_url, prefix=prefix) as outer,
+            RedisStore(redis_url, prefix=inner_prefix) as inner,
+        ):
+            inner.save("a", Conversation().add_user("kept"), labels={"k": "v"})
+            inner.append("ids", _user("kept"))
+            outer.save("a", Conversation().add_user("x"), labels={"k": "v"})
+            outer.save("index", Conversation().add_user("x"), ttl=60)
+            inner_keys = keys_under(redis_url, inner_prefix)
+            assert outer.list_sessions() == ["a", "index"]
+            assert outer.clear() == 2
+            assert keys_under(redis_url, inner_prefix) == inner_keys
+            assert inner.list_sessions() == ["a", "ids"]
+            assert [m.content for m in inner.load("a")] == ["kept"]
+            assert [p.session_id for p in (inner.find_sessions(labels={"k": "v"})).items] == [
+                "a"
+            ]
+            assert inner.clear() == 2
+            assert keys_under(redis_url, prefix) == []
+    finally:
+        delete_prefix(redis_url, inner_prefix)
+
+
+@pytest.mark.parametrize("bad", ["app:{x}:", "{", "a}b"])
+def test_a_prefix_with_a_brace_is_refused(redis_url: str, bad: str) -> None:
+    with pytest.raises(ValueError, match="must not contain"):
+        RedisStore(redis_url, prefix=bad)
 
 
 def test_open_async_store_builds_a_redis_store(redis_url: str, prefix: str) -> None:

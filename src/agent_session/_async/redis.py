@@ -145,6 +145,10 @@ class AsyncRedisStore(AsyncSessionStore):
         if not prefix:
             # clear() deletes every key under the prefix: an empty one is the whole database.
             raise ValueError("prefix must not be empty: clear() would delete the whole database")
+        if "{" in prefix or "}" in prefix:
+            # Every key is the prefix then "{": a brace-free prefix keeps the keys of a
+            # store whose prefix extends this one's apart from this one's.
+            raise ValueError(f"prefix must not contain '{{' or '}}', not {prefix!r}")
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
         timeout = check_ttl(socket_timeout, "socket_timeout")
@@ -170,9 +174,9 @@ class AsyncRedisStore(AsyncSessionStore):
                 f"not {url_or_client!r:.100}"
             )
         self._prefix = prefix
-        self._ids = prefix + "index:ids"
-        self._updated = prefix + "index:updated"
-        self._expiry = prefix + "index:expiry"
+        self._ids = prefix + "{}index:ids"
+        self._updated = prefix + "{}index:updated"
+        self._expiry = prefix + "{}index:expiry"
         limits = self._limits
         # Per-store settings travel as one argument: fewer to send on every write.
         self._config = "|".join(
@@ -233,7 +237,7 @@ class AsyncRedisStore(AsyncSessionStore):
             return await script(keys=keys, args=args)
 
     def _label_key(self, key: str, value: str) -> str:
-        return f"{self._prefix}label:{len(key.encode('utf-8'))}:{key}={value}"
+        return f"{self._prefix}{{}}label:{len(key.encode('utf-8'))}:{key}={value}"
 
     def _ttl_arg(self, ttl: object) -> str:
         if ttl is DEFAULT:
@@ -483,9 +487,9 @@ class AsyncRedisStore(AsyncSessionStore):
                     return removed
 
     async def clear(self) -> int:
-        """Remove every key under the store's prefix (``SCAN`` + ``UNLINK`` in batches).
+        """Remove every key of this store (``SCAN`` + ``UNLINK`` in batches).
 
-        Keys of another store whose prefix starts with this one's go too.
+        Only this store's: the keys of a store whose prefix extends this one's stay.
 
         :raises BackendError: if Redis failed or is unreachable
         :raises StoreClosed: if the store is closed
@@ -495,7 +499,7 @@ class AsyncRedisStore(AsyncSessionStore):
         live = 0
         async for _session_id in self.iter_sessions():
             live += 1
-        pattern = _glob_escape(self._prefix) + "*"
+        pattern = _glob_escape(self._prefix) + "{*"  # every key of ours, no other store's
         with self._backend():
             batch: list[Any] = []
             async for key in self._client.scan_iter(match=pattern, count=1000):
