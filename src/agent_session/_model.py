@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
+import msgspec
+
 from ._errors import SerializationError
 
-__all__ = ["ROLES", "Conversation", "ConversationBuilder", "Message", "Role", "ToolCall"]
+__all__ = [
+    "ROLES",
+    "Conversation",
+    "ConversationBuilder",
+    "Message",
+    "Role",
+    "ToolCall",
+    "new_message_id",
+    "stamp",
+]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: frozenset[str] = frozenset(("system", "developer", "user", "assistant", "tool"))
@@ -104,94 +117,487 @@ def _to_tool_call(value: ToolCall | Mapping[str, Any]) -> ToolCall:
     raise TypeError(f"a tool call must be a ToolCall or a mapping, not {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One chat message; immutable, so stores can share it without copying.
+#: The payload keys :class:`Message` gives typed accessors to; everything else is kept
+#: as given and read through :attr:`Message.extra`.
+KNOWN_FIELDS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "metadata"))
+#: Roles ``from_dict`` accepts: the five of the SPEC and OpenAI's legacy ``function``.
+PAYLOAD_ROLES: frozenset[str] = ROLES | {"function"}
+#: How deep a payload may nest; deeper is refused before anything is stored.
+MAX_DEPTH = 200
+#: Content part types whose ``text`` :attr:`Message.text` joins.
+_TEXT_PARTS = frozenset(("text", "input_text", "output_text"))
+#: Item and block types that carry a tool's result (OpenAI Responses, Anthropic, LangChain).
+_RESULT_TYPES = frozenset(
+    (
+        "function_call_output",
+        "computer_call_output",
+        "local_shell_call_output",
+        "custom_tool_call_output",
+        "mcp_approval_response",
+        "tool_result",
+        "tool",
+    )
+)
 
-    :param role: ``"system"``, ``"developer"``, ``"user"``, ``"assistant"`` or ``"tool"``
-    :param content: the text, or None (an assistant message that only calls tools)
+
+
+def _plain(value: object) -> object:
+    # Read-only mappings (ours, a caller's MappingProxyType) encode as the objects they are.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{value!r:.80} of type {type(value).__name__} is not a JSON value")
+
+
+_encode_json = msgspec.json.Encoder(enc_hook=_plain).encode
+_decode_json = msgspec.json.decode
+
+
+def _check_json(value: object, where: str) -> None:
+    """Raise ``TypeError``/``ValueError`` naming the first part of ``value`` JSON cannot hold.
+
+    Iterative (no ``RecursionError`` however deep): non-str keys, non-finite floats,
+    lone surrogates, objects that are not JSON, nesting past :data:`MAX_DEPTH`.
+    """
+    stack: list[tuple[object, str, int]] = [(value, where, 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError(
+                        f"{at} holds {item!r:.80}, with a lone surrogate: not valid Unicode text"
+                    ) from None
+            continue
+        if isinstance(item, int):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"{at} holds {item!r}, which JSON cannot represent")
+            continue
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"{at} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"{at} has a non-str key {key!r}; JSON keys are str")
+                stack.append((key, f"{at}[{key!r}]", depth + 1))
+                stack.append((child, f"{at}[{key!r}]", depth + 1))
+        elif isinstance(item, (list, tuple)):
+            for i, child in enumerate(item):
+                stack.append((child, f"{at}[{i}]", depth + 1))
+        else:
+            raise TypeError(
+                f"{at} holds {item!r:.80} of type {type(item).__name__}, not a JSON value"
+            )
+
+
+def _check_known(data: Mapping[str, Any], where: str) -> None:
+    """Raise ``TypeError``/``ValueError`` if a known field of a payload has the wrong type."""
+    role = data.get("role")
+    if role is not None:
+        _check_str(role, f"{where}.role")
+        if role not in PAYLOAD_ROLES:
+            raise ValueError(
+                f"unknown message role {role!r}; use one of {', '.join(sorted(ROLES))}"
+            )
+    content = data.get("content")
+    if not (content is None or isinstance(content, (str, list, tuple))):
+        raise TypeError(
+            f"{where}.content must be a str, None or a list of parts, not {content!r:.80}"
+        )
+    for key in ("name", "tool_call_id"):
+        _check_str(data.get(key), f"{where}.{key}", optional=True)
+    calls = data.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, (list, tuple)):
+            raise TypeError(f"{where}.tool_calls must be a list of objects, not {calls!r:.80}")
+        for call in calls:
+            _check_call(call, f"{where}.tool_calls")
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"{where}.metadata must be a mapping, not {metadata!r:.80}")
+
+
+def _check_call(call: object, where: str) -> None:
+    """A chat-completions tool call: an object with a str ``id``; its ``function``, if
+    any, an object with a str ``name`` and a str ``arguments`` (when given)."""
+    if not isinstance(call, Mapping) or not isinstance(call.get("id"), str):
+        raise TypeError(f"{where} holds {call!r:.80}, not a tool call with a str id")
+    function = call.get("function")
+    if function is None:
+        return
+    if (
+        not isinstance(function, Mapping)
+        or not isinstance(function.get("name"), str)
+        or not isinstance(function.get("arguments", ""), str)
+    ):
+        raise TypeError(
+            f"{where} holds {call!r:.80}: its function needs a str name and str arguments"
+        )
+
+
+class _View:
+    """The typed fields of a payload, parsed once and frozen (cached on the message)."""
+
+    __slots__ = ("content", "extra", "metadata", "name", "role", "tool_call_id", "tool_calls")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.role: str | None = data.get("role")
+        content = data.get("content")
+        self.content: str | tuple[Any, ...] | None = (
+            _freeze_json(content, "content") if isinstance(content, list) else content
+        )
+        self.name: str | None = data.get("name")
+        self.tool_call_id: str | None = data.get("tool_call_id")
+        self.tool_calls = tuple(
+            call for call in map(_typed_call, data.get("tool_calls") or ()) if call is not None
+        )
+        metadata = data.get("metadata")
+        self.metadata: Mapping[str, Any] = (
+            _freeze_json(metadata, "metadata") if metadata else _EMPTY
+        )
+        extra = {key: value for key, value in data.items() if key not in KNOWN_FIELDS}
+        self.extra: Mapping[str, Any] = _freeze_json(extra, "payload") if extra else _EMPTY
+
+
+def _typed_call(data: Mapping[str, Any]) -> ToolCall | None:
+    """A chat-completions or LangChain tool call as a :class:`ToolCall`; None otherwise."""
+    function = data.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else data.get("name")
+    arguments = function.get("arguments", "{}") if isinstance(function, Mapping) else None
+    if arguments is None and isinstance(data.get("args"), Mapping):
+        arguments = _encode_json(data["args"]).decode()  # LangChain keeps a dict
+    call_id = data.get("id")
+    if isinstance(call_id, str) and isinstance(name, str) and isinstance(arguments, str):
+        return ToolCall(call_id, name, arguments)
+    return None
+
+
+class Message:
+    """One message or item of a conversation; immutable, so stores share it without copying.
+
+    A message holds a *payload*: the JSON object a framework handed over (an OpenAI
+    chat message, a Responses item, an Anthropic message, a LangChain message dict...),
+    kept whole as compact JSON, so :meth:`to_dict` gives back exactly what
+    :meth:`from_dict` was given, every field and part included. Typed, read-only
+    accessors (``role``, ``content``, ``name``, ``tool_calls``, ``tool_call_id``,
+    ``metadata``, ``type``, ``text``, ``extra``) read the known fields from it. Beside
+    the payload, never inside it: the message's ``id`` and ``created_at``, which every
+    store sets when it first writes a message that has none.
+
+    :param role: ``"system"``, ``"developer"``, ``"user"``, ``"assistant"`` or ``"tool"``;
+        None for a role-less item (give its ``type`` and fields as keywords)
+    :param content: a str, None, or a sequence of content parts (JSON objects)
     :param name: an optional participant name
     :param tool_calls: the calls an assistant message requests
     :param tool_call_id: for a ``"tool"`` message, the id of the call it answers
     :param metadata: JSON-compatible data of your own; stored, never sent to a model
-    :raises ValueError: on an unknown role or a non-finite float in ``metadata``
+    :param id: the message's id; None lets the store generate a time-sortable one
+    :param created_at: when it was first stored (epoch seconds); None lets the store set it
+    :param fields: more payload fields, kept as given (``type="function_call"``, ...)
+    :raises ValueError: on an unknown role or a value JSON cannot hold
     :raises TypeError: on a field of the wrong type
     """
 
-    role: Role
-    content: str | None = None
-    name: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    # Cached byte size of the serialized form; computed once, on first need.
-    _size: int = field(default=-1, init=False, repr=False, compare=False)
+    __slots__ = ("_created_at", "_id", "_raw", "_view")
 
-    def __post_init__(self) -> None:
-        # A str check first: an unhashable role would fail the set lookup with an error
-        # that does not name it.
-        _check_str(self.role, "Message.role")
-        if self.role not in ROLES:
-            raise ValueError(
-                f"unknown message role {self.role!r}; use one of {', '.join(sorted(ROLES))}"
+    def __init__(
+        self,
+        role: Role | None = None,
+        content: str | Sequence[Any] | None = None,
+        *,
+        name: str | None = None,
+        tool_calls: Iterable[ToolCall | Mapping[str, Any]] = (),
+        tool_call_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        id: str | None = None,  # noqa: A002  # the SPEC's name for it
+        created_at: float | None = None,
+        **fields: Any,
+    ) -> None:
+        if role is not None:
+            _check_str(role, "Message.role")
+            if role not in ROLES:
+                raise ValueError(
+                    f"unknown message role {role!r}; use one of {', '.join(sorted(ROLES))}"
+                )
+        if isinstance(content, (str, bytes, Mapping)) or content is None:
+            _check_str(content, "Message.content", optional=True)
+        elif isinstance(content, Sequence):
+            content = list(content)
+        else:
+            raise TypeError(
+                f"Message.content must be a str, None or a sequence of parts, not {content!r:.80}"
             )
-        _check_str(self.content, "Message.content", optional=True)
-        _check_str(self.name, "Message.name", optional=True)
-        _check_str(self.tool_call_id, "Message.tool_call_id", optional=True)
-        calls = self.tool_calls
-        if not isinstance(calls, tuple) or not all(isinstance(c, ToolCall) for c in calls):
-            if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
-                raise TypeError(f"Message.tool_calls must be a sequence, not {calls!r}")
-            object.__setattr__(self, "tool_calls", tuple(_to_tool_call(c) for c in calls))
-        if self.metadata is not _EMPTY:
-            if not isinstance(self.metadata, Mapping):
-                raise TypeError(f"Message.metadata must be a mapping, not {self.metadata!r}")
-            object.__setattr__(self, "metadata", _freeze_json(self.metadata, "Message.metadata"))
+        _check_str(name, "Message.name", optional=True)
+        _check_str(tool_call_id, "Message.tool_call_id", optional=True)
+        if isinstance(tool_calls, (str, bytes, Mapping)) or not isinstance(tool_calls, Iterable):
+            raise TypeError(f"Message.tool_calls must be a sequence, not {tool_calls!r:.80}")
+        calls = [_to_tool_call(call).to_dict() for call in tool_calls]
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise TypeError(f"Message.metadata must be a mapping, not {metadata!r:.80}")
+        payload: dict[str, Any] = {}
+        if role is not None:
+            payload["role"] = role
+            payload["content"] = content
+        elif content is not None:
+            payload["content"] = content
+        if name is not None:
+            payload["name"] = name
+        if calls:
+            payload["tool_calls"] = calls
+        if tool_call_id is not None:
+            payload["tool_call_id"] = tool_call_id
+        for key in fields:
+            if key in KNOWN_FIELDS:  # pragma: no cover - Python already refuses duplicates
+                raise TypeError(f"Message got {key!r} twice")
+        payload.update(fields)
+        if metadata:
+            payload["metadata"] = metadata
+        if not payload:
+            raise ValueError("a Message needs a role, content or payload fields")
+        _check_json(payload, "Message")
+        _check_stamp(id, created_at)
+        object.__setattr__(self, "_raw", _encode_json(payload))
+        object.__setattr__(self, "_id", id)
+        object.__setattr__(self, "_created_at", None if created_at is None else float(created_at))
+        object.__setattr__(self, "_view", None)
 
-    def __hash__(self) -> int:
-        return hash((self.role, self.content, self.name, self.tool_calls, self.tool_call_id))
-
-    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
-        # Read-only mappings cannot be pickled: go through the plain OpenAI shape.
-        return (Message.from_dict, (self.to_dict(),))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The OpenAI chat-message shape, omitting empty optional fields.
-
-        ``role`` and ``content`` are always present; ``metadata`` only when non-empty.
-        """
-        data: dict[str, Any] = {"role": self.role, "content": self.content}
-        if self.name is not None:
-            data["name"] = self.name
-        if self.tool_calls:
-            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
-        if self.tool_call_id is not None:
-            data["tool_call_id"] = self.tool_call_id
-        if self.metadata:
-            data["metadata"] = _thaw_json(self.metadata)
-        return data
+    # -- construction without re-checking --------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Message:
-        """Parse the OpenAI chat-message shape.
+    def _from_raw(cls, raw: bytes, id: str | None, created_at: float | None) -> Message:  # noqa: A002
+        message = cls.__new__(cls)
+        object.__setattr__(message, "_raw", raw)
+        object.__setattr__(message, "_id", id)
+        object.__setattr__(message, "_created_at", created_at)
+        object.__setattr__(message, "_view", None)
+        return message
 
-        :raises SerializationError: on an unknown role or a malformed message
+    def _stamped(self, id: str, created_at: float) -> Message:  # noqa: A002
+        """This payload with an id and creation time (a new object; the raw JSON is shared)."""
+        return Message._from_raw(self._raw, id, created_at)
+
+    def with_id(self, id: str | None) -> Message:  # noqa: A002
+        """A copy of this message with another ``id`` (None: let the store generate one).
+
+        :raises TypeError: if ``id`` is not a str or None
+        :raises ValueError: if ``id`` is empty or longer than 512 characters
+        """
+        _check_stamp(id, None)
+        return Message._from_raw(self._raw, id, self._created_at)
+
+    # -- immutability -----------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a Message is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}: a Message is immutable")
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, str | None, float | None]]:
+        return (Message._restore, (self._raw, self._id, self._created_at))
+
+    @staticmethod
+    def _restore(raw: bytes, id: str | None, created_at: float | None) -> Message:  # noqa: A002
+        message = Message.from_dict(_decode_json(raw))  # re-checked: pickles can be forged
+        return Message._from_raw(message._raw, id, created_at)
+
+    def __copy__(self) -> Message:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Message:
+        return self
+
+    # -- the payload -------------------------------------------------------------------
+
+    def _fields(self) -> _View:
+        view = self._view
+        if view is None:
+            view = _View(_decode_json(self._raw))
+            object.__setattr__(self, "_view", view)
+        return view
+
+    @property
+    def id(self) -> str | None:  # noqa: A003
+        """The message's id in its store (None until a store wrote it, unless given)."""
+        return self._id
+
+    @property
+    def created_at(self) -> float | None:
+        """When a store first wrote it (epoch seconds, the store's clock); None before."""
+        return self._created_at
+
+    @property
+    def role(self) -> str | None:
+        """The payload's ``role``; None for a role-less item."""
+        return self._fields().role
+
+    @property
+    def content(self) -> str | tuple[Any, ...] | None:
+        """The payload's ``content``: a str, None, or a tuple of read-only parts."""
+        return self._fields().content
+
+    @property
+    def name(self) -> str | None:
+        """The payload's ``name``."""
+        return self._fields().name
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The payload's ``tool_calls`` that have an id, a name and arguments, typed."""
+        return self._fields().tool_calls
+
+    @property
+    def tool_call_id(self) -> str | None:
+        """The payload's ``tool_call_id``."""
+        return self._fields().tool_call_id
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """The payload's ``metadata`` (read-only; empty when there is none)."""
+        return self._fields().metadata
+
+    @property
+    def extra(self) -> Mapping[str, Any]:
+        """Every payload field beyond the typed ones (``type``, ``id``...), read-only."""
+        return self._fields().extra
+
+    @property
+    def type(self) -> str | None:  # noqa: A003
+        """The payload's ``type`` (Responses items, LangChain dicts); None when absent."""
+        kind = self._fields().extra.get("type")
+        return kind if isinstance(kind, str) else None
+
+    @property
+    def text(self) -> str:
+        """The words: ``content`` when it is a str, else its text parts joined ("" if none)."""
+        content = self.content
+        if isinstance(content, str):
+            return content
+        if not content:
+            return ""
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, Mapping) and part.get("type") in _TEXT_PARTS:
+                text = part.get("text")
+                if isinstance(text, str):
+                    texts.append(text)
+        return "".join(texts)
+
+    @property
+    def is_tool_result(self) -> bool:
+        """True for a tool's answer: a ``tool`` message, a ``*_call_output`` item, a
+        LangChain tool message, or a message whose content is only ``tool_result`` blocks.
+        """
+        view = self._fields()
+        if view.role in ("tool", "function") or self.type in _RESULT_TYPES:
+            return True
+        content = view.content
+        return (
+            isinstance(content, tuple)
+            and bool(content)
+            and all(isinstance(p, Mapping) and p.get("type") == "tool_result" for p in content)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The payload exactly as given: a new dict each call (changing it changes nothing here).
+
+        For messages built with the constructor: the OpenAI chat-message shape, ``role``
+        and ``content`` always present, ``metadata`` only when non-empty.
+        """
+        result: dict[str, Any] = _decode_json(self._raw)
+        return result
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        id: str | None = None,  # noqa: A002
+        created_at: float | None = None,
+    ) -> Message:
+        """Keep any JSON object as a message payload (a chat message, an item, a block...).
+
+        :param id: the message's id (beside the payload; never read from it)
+        :param created_at: when it was first stored, if known
+        :raises SerializationError: if ``data`` is not a JSON object, a known field has the
+            wrong type, or a value cannot be held in JSON
         """
         if not isinstance(data, Mapping):
             raise SerializationError(f"a message must be a JSON object, not {data!r:.200}")
+        if not data:
+            raise SerializationError("an empty JSON object is not a message")
         try:
-            return cls(
-                role=data["role"],
-                content=data.get("content"),
-                name=data.get("name"),
-                tool_calls=tuple(_to_tool_call(c) for c in data.get("tool_calls") or ()),
-                tool_call_id=data.get("tool_call_id"),
-                metadata=data.get("metadata") or _EMPTY,
-            )
-        except SerializationError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
+            _check_known(data, "message")
+            _check_json(data, "message")
+            _check_stamp(id, created_at)
+            raw = _encode_json(data)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             raise SerializationError(f"malformed message {data!r:.200}: {exc}") from exc
+        return cls._from_raw(raw, id, None if created_at is None else float(created_at))
+
+    # -- value semantics ---------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        """Equal payloads: ``id`` and ``created_at`` are where it is stored, not what it says."""
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self._raw == other._raw or self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.role, self.type, self.text))
+
+    def __repr__(self) -> str:
+        stamp = "" if self._id is None else f", id={self._id!r}"
+        return f"Message({self._raw.decode()!r:.300}{stamp})"
+
+
+def _check_stamp(id: object, created_at: object) -> None:  # noqa: A002
+    if id is not None:
+        if not isinstance(id, str):
+            raise TypeError(f"a message id must be a str or None, not {id!r:.80}")
+        if not 0 < len(id) <= 512 or not id.isprintable():
+            raise ValueError(f"a message id must be 1 to 512 printable characters, not {id!r:.80}")
+    if created_at is not None and (
+        isinstance(created_at, bool)
+        or not isinstance(created_at, (int, float))
+        or not math.isfinite(created_at)
+    ):
+        raise TypeError(f"created_at must be epoch seconds or None, not {created_at!r:.80}")
+
+
+# -- ids -----------------------------------------------------------------------------------
+
+_NODE = int.from_bytes(os.urandom(5), "big")
+_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+def new_message_id(now: float) -> str:
+    """A unique id that sorts by ``now``: 12 hex digits of milliseconds, 10 of this
+    process's random node, 8 of a counter (ids made in one millisecond by one process
+    keep their order)."""
+    ms = min(max(int(now * 1000), 0), 0xFFFFFFFFFFFF)
+    return f"{ms:012x}{_NODE:010x}{next(_COUNTER) & 0xFFFFFFFF:08x}"
+
+
+def stamp(messages: Iterable[Message], now: float) -> list[Message]:
+    """The messages, each without an id or creation time given both (``now``)."""
+    result = []
+    for message in messages:
+        if message._id is None or message._created_at is None:
+            message = Message._from_raw(
+                message._raw,
+                message._id if message._id is not None else new_message_id(now),
+                message._created_at if message._created_at is not None else now,
+            )
+        result.append(message)
+    return result
 
 
 class MessagesView(Sequence[Message]):
@@ -302,8 +708,21 @@ class Conversation:
         copy._sized = self._sized
         return copy
 
+    def without_cut_tool_results(self) -> Conversation:
+        """This conversation less the tool results at its start (a new object).
+
+        A tail read (``load(..., last=N)``) can start just after a tool call, with its
+        result; most model APIs refuse a result whose call they did not see. The
+        messages dropped are those :attr:`Message.is_tool_result` calls results.
+        """
+        messages = self._messages
+        start = 0
+        while start < len(messages) and messages[start].is_tool_result:
+            start += 1
+        return Conversation._adopt(messages[start:])
+
     def to_dicts(self) -> list[dict[str, Any]]:
-        """The messages as OpenAI chat-message dicts, ready to send to a model."""
+        """The payloads, as given (OpenAI chat-message dicts for chat messages)."""
         return [message.to_dict() for message in self._messages]
 
     @classmethod

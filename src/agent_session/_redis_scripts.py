@@ -158,7 +158,8 @@ return 'ok|' .. created .. '|' .. now .. '|' .. expires .. '|' .. count .. '|' .
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl ('D' = keep the session's own
 # or take the default, 'N' = none, else seconds), 4 expected version ('' = any),
-# 5 config, 6 labels JSON ('' = keep), 7.. message bodies.
+# 5 config, 6 labels JSON ('' = keep), 7 the payload bytes of the messages (what
+# size_bytes counts: the stored bodies also hold ids and times), 8.. message bodies.
 # Reply: 'ok|created|updated|expires|count|size|version|labels', 'conflict|<version>',
 # 'limit|messages|<count>' / 'limit|bytes|<size>' or 'corrupt|<field>'.
 SAVE = (
@@ -184,8 +185,7 @@ if f then
   end
 end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then return 'conflict|' .. version end
-local count, size = #ARGV - 6, 0
-for i = 7, #ARGV do size = size + #ARGV[i] end
+local count, size = #ARGV - 7, tonumber(ARGV[7])
 if max_m ~= '' and count > tonumber(max_m) then return 'limit|messages|' .. count end
 if max_b ~= '' and size > tonumber(max_b) then return 'limit|bytes|' .. size end
 -- Checked: now write. An expired session is wiped first and starts anew.
@@ -218,7 +218,7 @@ if labels ~= oldlabels then
 end
 if version > 0 then redis.call('DEL', msgs) end
 """
-    + _PUSH.replace("FIRST", "7")
+    + _PUSH.replace("FIRST", "8")
     + r"""
 redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
            'ttl', ttl, 'version', version + 1, 'count', count, 'size', size, 'labels', labels)
@@ -230,8 +230,8 @@ redis.call('ZADD', P .. '{}index:updated', now, sid)
 )
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl, 4 expected version, 5 config,
-# 6.. message bodies. Reply as SAVE's. The hot path: one HMGET, RPUSH, HSET and ZADD,
-# plus two PEXPIRE and a ZADD when the session has a TTL.
+# 6 the messages' payload bytes, 7.. message bodies. Reply as SAVE's. The hot path: one
+# HMGET, RPUSH, HSET and ZADD, plus two PEXPIRE and a ZADD when the session has a TTL.
 APPEND = (
     _CLAMP
     + _READ
@@ -253,8 +253,8 @@ if f then
   end
 end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then return 'conflict|' .. version end
-count = count + #ARGV - 5
-for i = 6, #ARGV do size = size + #ARGV[i] end
+count = count + #ARGV - 6
+size = size + tonumber(ARGV[6])
 if max_m ~= '' and count > tonumber(max_m) then return 'limit|messages|' .. count end
 if max_b ~= '' and size > tonumber(max_b) then return 'limit|bytes|' .. size end
 -- Checked: now write. An expired session is wiped first and starts anew.
@@ -267,7 +267,7 @@ end
 if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
 """
     + _EXPIRES
-    + _PUSH.replace("FIRST", "6")
+    + _PUSH.replace("FIRST", "7")
     + r"""
 if version == 0 then
   redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
@@ -283,7 +283,8 @@ redis.call('ZADD', P .. '{}index:updated', now, sid)
     + _OK
 )
 
-# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode, 5 body.
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode, 5 body, 6 its
+# payload bytes.
 # Mode 'peek' writes nothing and replies 'top|<newest body>'; mode 'pop' removes the
 # newest message only if it is still ``body`` (which the caller decoded: a message it
 # cannot decode is never removed) and replies 'ok', else 'top|<newest body>' again.
@@ -311,7 +312,7 @@ local ttl, oldttl = f.ttl, f.ttl
     + _EXPIRES
     + r"""
 redis.call('HSET', meta, 'updated', now, 'expires', expires, 'version', tonumber(f.version) + 1,
-           'count', count - 1, 'size', tonumber(f.size) - #body)
+           'count', count - 1, 'size', tonumber(f.size) - tonumber(ARGV[6]))
 redis.call('ZADD', P .. '{}index:updated', now, sid)
 """
     + _EXPIRY

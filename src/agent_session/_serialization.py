@@ -1,25 +1,32 @@
-"""The one JSON wire format, used by every persistent backend and by export/import.
+"""The one JSON wire format (version 2), used by every persistent backend and by export.
 
-A message is the compact JSON of :meth:`Message.to_dict` (UTF-8, no ASCII escaping).
-A whole conversation is an envelope that names the format and its version::
+A stored message is one compact JSON object (UTF-8), in this key order::
 
-    {"format": "agent-session", "version": 1, "messages": [<message>, ...]}
+    {"id":"<message id>","at":<created_at>,"m":<payload>}
 
-Durable stores keep one message per row or list element, in the message form.
-Nothing here ever unpickles: reading stored data cannot execute code.
+``m`` is the payload exactly as :meth:`Message.to_dict` gives it. A whole conversation
+(export, import) is an envelope that names the format and its version::
+
+    {"format":"agent-session","version":2,"messages":[<stored message>, ...]}
+
+Version 1 (agent-session 0.1.0) stored the payload alone: ``{"role":...}``, no id and
+no time. Such rows still load, as messages whose ``id`` and ``created_at`` are None;
+``docs/wire-format.md`` describes both byte for byte. Nothing here ever unpickles:
+reading stored data cannot execute code.
 """
 
 from __future__ import annotations
 
 import json
-import json.encoder as json_encoder
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from ._errors import SerializationError
 from ._metadata import EMPTY_LABELS
-from ._model import Conversation, Message
+from ._model import Conversation, Message, _check_known
 
 __all__ = [
     "FORMAT_NAME",
@@ -37,63 +44,48 @@ __all__ = [
 ]
 
 FORMAT_NAME = "agent-session"
-FORMAT_VERSION = 1
-
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _make_encode() -> Callable[[Any], str]:
-    # JSONEncoder.encode builds a new C encoder on every call (~1 us of a ~2.4 us encode);
-    # build the C encoder once. Same output as ``_encoder.encode``.
-    make = getattr(json_encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return _encoder.encode
-    encode = make(None, None, json_encoder.encode_basestring, None, ":", ",", False, False, False)
-
-    def fast_encode(value: Any) -> str:
-        return "".join(encode(value, 0))
-
-    return fast_encode
+FORMAT_VERSION = 2
+#: Versions :func:`loads_conversation` reads.
+READABLE_VERSIONS = (1, 2)
 
 
-_encode = _make_encode()
+class _Stored(msgspec.Struct, gc=False):
+    """A stored message, its payload left as raw JSON (decoded once, below, to check it)."""
+
+    m: msgspec.Raw
+    id: str | None = None
+    at: float | None = None
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    format: str
+    version: int
+    messages: list[msgspec.Raw]
+
+
+_decode_stored = msgspec.json.Decoder(_Stored).decode
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_decode_any = msgspec.json.decode
+_encode_str = msgspec.json.encode
+#: What malformed input makes the decoders raise.
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, TypeError, ValueError, SerializationError)
 
 
 def encode_message(message: Message) -> str:
-    """The message's wire form; also caches its byte size on the message.
-
-    :raises SerializationError: if the message cannot be encoded (a lone surrogate in a str)
-    """
-    try:
-        text = _encode(message.to_dict())
-        if message._size < 0:
-            # Inside the try: a lone surrogate in a str passes Message's checks, but UTF-8
-            # cannot encode it (UnicodeEncodeError, a ValueError).
-            object.__setattr__(message, "_size", len(text.encode("utf-8")))
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(
-            f"cannot encode {message!r:.200}: {exc}; every str in a message must be valid "
-            "Unicode text (no lone surrogates)"
-        ) from exc
-    return text
+    """The message's stored form (see the module docstring)."""
+    id_json = "null" if message._id is None else _encode_str(message._id).decode()
+    at = "null" if message._created_at is None else repr(message._created_at)
+    return f'{{"id":{id_json},"at":{at},"m":{message._raw.decode()}}}'
 
 
 def message_size(message: Message) -> int:
-    """Bytes of the message's UTF-8 wire form (computed once per message)."""
-    size = message._size
-    if size < 0:
-        encode_message(message)
-        size = message._size
-    return size
+    """Bytes of the message's payload JSON: what ``size_bytes`` and the limits count."""
+    return len(message._raw)
 
 
 def messages_size(messages: Iterable[Message]) -> int:
-    """``size_bytes`` of a session: the sum of its messages' wire sizes."""
-    total = 0
-    for message in messages:
-        size = message._size
-        total += size if size >= 0 else message_size(message)
-    return total
+    """``size_bytes`` of a session: the sum of its messages' payload sizes."""
+    return sum(len(message._raw) for message in messages)
 
 
 def conversation_size(conversation: Conversation) -> int:
@@ -106,26 +98,38 @@ def conversation_size(conversation: Conversation) -> int:
     return total
 
 
+def _checked_payload(raw: bytes) -> bytes:
+    """``raw`` if it is a JSON object whose known fields have the right types."""
+    data = _decode_any(raw)  # a full parse: bad text, surrogates, depth all fail here
+    if not isinstance(data, dict):
+        raise SerializationError(f"a message payload must be a JSON object, not {raw!r:.120}")
+    _check_known(data, "message")
+    return raw
+
+
 def decode_message(text: str | bytes, session_id: str | None = None) -> Message:
-    """Parse one message in wire form.
+    """Parse one stored message (format 2, or a format 1 row of agent-session 0.1.0).
 
     :param session_id: the session it was read from, named by the error
-    :raises SerializationError: on malformed JSON, an unknown role or a malformed message
+    :raises SerializationError: on anything malformed, never another exception
     """
-    where = "stored message" if session_id is None else f"a message of session {session_id!r}"
     try:
-        data = json.loads(text)
-        message = Message.from_dict(data)
-    except SerializationError as exc:
-        raise SerializationError(f"{where} is malformed: {exc}", session_id=session_id) from exc
-    except (TypeError, ValueError, RecursionError) as exc:
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        if text.startswith(b'{"role":'):  # format 1: the payload alone
+            return Message._from_raw(_checked_payload(text), None, None)
+        stored = _decode_stored(text)
+        raw = _checked_payload(bytes(stored.m))
+        if stored.id is not None and not 0 < len(stored.id) <= 512:
+            raise SerializationError(f"a message id of {len(stored.id)} characters")
+        return Message._from_raw(raw, stored.id, stored.at)
+    except _DECODE_ERRORS as exc:
+        where = "a stored message" if session_id is None else f"a message of session {session_id!r}"
         raise SerializationError(
-            f"{where} is not valid JSON: {exc}", session_id=session_id
+            f"{where} is malformed ({type(exc).__name__}: {exc}); it was changed outside "
+            "agent-session or written by a newer one",
+            session_id=session_id,
         ) from exc
-    object.__setattr__(
-        message, "_size", len(text) if isinstance(text, bytes) else len(text.encode("utf-8"))
-    )
-    return message
 
 
 def dumps_conversation(conversation: Conversation | Iterable[Message]) -> str:
@@ -134,27 +138,47 @@ def dumps_conversation(conversation: Conversation | Iterable[Message]) -> str:
     return f'{{"format":"{FORMAT_NAME}","version":{FORMAT_VERSION},"messages":[{parts}]}}'
 
 
-def loads_conversation(text: str | bytes) -> Conversation:
-    """Parse a conversation written by :func:`dumps_conversation`.
+def loads_conversation(text: str | bytes, session_id: str | None = None) -> Conversation:
+    """Parse a conversation written by :func:`dumps_conversation` (format 2 or 1).
 
     :raises SerializationError: on malformed data or a format version this library does not know
     """
     try:
-        data = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(f"stored conversation is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-        raise SerializationError("data is not an agent-session conversation envelope")
-    version = data.get("version")
-    if type(version) is not int or version != FORMAT_VERSION:  # true == 1 is no version
+        envelope = _decode_envelope(text)
+    except _DECODE_ERRORS as exc:
         raise SerializationError(
-            f"conversation format version {version!r} is not supported "
-            f"(this library reads version {FORMAT_VERSION}): upgrade agent-session"
+            f"data is not an agent-session conversation envelope: {exc}", session_id=session_id
+        ) from exc
+    if envelope.format != FORMAT_NAME:
+        raise SerializationError(
+            f"data is not an agent-session conversation envelope (format {envelope.format!r})",
+            session_id=session_id,
         )
-    messages = data.get("messages")
-    if not isinstance(messages, list):
-        raise SerializationError("conversation envelope has no 'messages' list")
-    return Conversation._adopt([Message.from_dict(item) for item in messages])
+    if envelope.version not in READABLE_VERSIONS or type(envelope.version) is not int:
+        raise SerializationError(
+            f"conversation format version {envelope.version!r} is not supported "
+            f"(this library reads versions 1 and 2): upgrade agent-session",
+            session_id=session_id,
+        )
+    if envelope.version == 1:
+        decoded = []
+        for raw in envelope.messages:
+            body = bytes(raw)
+            if not body.startswith(b"{"):
+                raise SerializationError(
+                    f"a version 1 message must be a JSON object, not {body!r:.100}",
+                    session_id=session_id,
+                )
+            try:
+                decoded.append(Message._from_raw(_checked_payload(body), None, None))
+            except _DECODE_ERRORS as exc:
+                raise SerializationError(
+                    f"malformed message {body!r:.100}: {exc}", session_id=session_id
+                ) from exc
+        return Conversation._adopt(decoded)
+    return Conversation._adopt(
+        [decode_message(bytes(raw), session_id) for raw in envelope.messages]
+    )
 
 
 def encode_labels(labels: Mapping[str, str]) -> str:

@@ -39,9 +39,15 @@ from ._errors import (
     map_backend_errors,
 )
 from ._metadata import EMPTY_LABELS, Page, SessionMetadata
-from ._model import Conversation, Message
+from ._model import Conversation, Message, stamp
 from ._paging import FindQuery, encode_cursor, prefix_upper_bound
-from ._serialization import decode_message, encode_labels, read_only_labels
+from ._serialization import (
+    decode_message,
+    encode_labels,
+    encode_message,
+    message_size,
+    read_only_labels,
+)
 from ._validation import DEFAULT, Default, Limits
 
 __all__ = ["SCHEMA_VERSION", "SQLiteEngine", "SYNCHRONOUS_MODES", "sqlite_path"]
@@ -165,6 +171,11 @@ def _meta(row: Sequence[Any]) -> SessionMetadata:
 def _labels(text: str) -> Mapping[str, str]:
     # Most sessions have none: skip the JSON parser on the hot path.
     return EMPTY_LABELS if text == "{}" else read_only_labels(text)
+
+
+def _bodies(messages: list[Message], now: float) -> list[tuple[str, int]]:
+    """Stored forms and payload sizes, each message stamped with an id and ``now``."""
+    return [(encode_message(message), message_size(message)) for message in stamp(messages, now)]
 
 
 def _expired(expires_at: float | None, now: float) -> bool:
@@ -391,7 +402,7 @@ class SQLiteEngine:
     def save(
         self,
         session_id: str,
-        bodies: list[tuple[str, int]],
+        messages: list[Message],
         size: int,
         ttl_arg: float | None | Default,
         expected_version: int | None,
@@ -400,6 +411,7 @@ class SQLiteEngine:
         """Replace the session's messages (and labels, unless None) in one transaction."""
         with self._lock, self._errors, self._write as conn:
             now = self._clock()
+            bodies = _bodies(messages, now)
             row = self._live_row(conn, session_id, now)
             version = 0 if row is None else row[3]
             if expected_version is not None and expected_version != version:
@@ -450,15 +462,16 @@ class SQLiteEngine:
     def append(
         self,
         session_id: str,
-        bodies: list[tuple[str, int]],
+        messages: list[Message],
         added: int,
         ttl_arg: float | None | Default,
         expected_version: int | None,
     ) -> SessionMetadata:
         """Add messages at the end in one transaction that touches one session row."""
-        count = len(bodies)
+        count = len(messages)
         with self._lock, self._errors, self._write as conn:
             now = self._clock()
+            bodies = _bodies(messages, now)
             if self._returning:
                 # One statement bumps a live session and returns its new state; checks
                 # that fail below roll the transaction back, so nothing is written.
@@ -534,7 +547,7 @@ class SQLiteEngine:
                 return None
             seq, body, size = conn.execute(_NEWEST_MESSAGE, (session_id,)).fetchone()
             # Decode before deleting: a corrupted row raises and the transaction rolls back.
-            message = decode_message(body)
+            message = decode_message(body, session_id)
             conn.execute(_DELETE_MESSAGE, (session_id, seq))
             conn.execute(_UPDATE_AFTER_POP, (now, now, size, session_id))
             if row[7] != "{}":
@@ -606,7 +619,7 @@ class SQLiteEngine:
         if first is None:  # the LEFT JOIN's row of an empty session
             return Conversation._adopt([], 0)
         # Decoded outside the lock: the slow part, and it needs no database.
-        messages = [decode_message(row[2]) for row in rows]
+        messages = [decode_message(row[2], session_id) for row in rows]
         if last is None:
             return Conversation._adopt(messages, size)
         messages.reverse()

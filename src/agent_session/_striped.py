@@ -39,7 +39,7 @@ from ._errors import (
     VersionConflict,
 )
 from ._metadata import EMPTY_LABELS, Page, SessionMetadata
-from ._model import Conversation, Message
+from ._model import Conversation, Message, stamp
 from ._paging import FindQuery, page_of
 from ._serialization import conversation_size, message_size, messages_size
 from ._validation import (
@@ -323,6 +323,7 @@ class StripedCore:
 
         def write(stripe: _Stripe, now: float) -> SessionMetadata:
             old = self._current(stripe, session_id, now)
+            stamped = stamp(messages, now)
             version = 0 if old is None else old.meta.version
             if expected_version is not None and expected_version != version:
                 raise VersionConflict(session_id, expected_version, version)
@@ -347,7 +348,7 @@ class StripedCore:
                     kept_labels if new_labels is None else new_labels,
                 ),
             )
-            stripe.put(session_id, _Entry(meta, messages, seconds))
+            stripe.put(session_id, _Entry(meta, stamped, seconds))
             return meta
 
         return self._write(stripe, session_id, write)
@@ -384,7 +385,7 @@ class StripedCore:
                 self._reserve(stripe, session_id)
             elif len(items) != count:
                 items = items[:count]  # a pop left items past our count: copy before sharing
-            items.extend(new)
+            items.extend(stamp(new, now))
             meta = _new_meta(
                 SessionMetadata,
                 (

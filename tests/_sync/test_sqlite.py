@@ -29,7 +29,7 @@ from agent_session import (
     StoreClosed,
     open_store,
 )
-from agent_session._serialization import message_size
+from agent_session._serialization import decode_message, message_size
 from agent_session._sqlite_engine import HAS_RETURNING, SCHEMA_VERSION
 from agent_session.testing import FakeClock
 
@@ -298,7 +298,7 @@ def assert_consistent(path: Path) -> None:
                 )
             ]
             assert count == len(bodies), session_id
-            assert size == sum(len(body.encode("utf-8")) for body in bodies), session_id
+            assert size == sum(message_size(decode_message(body)) for body in bodies), session_id
             rows = db.execute(
                 "SELECT key, value, updated_at FROM labels WHERE session_id = ?", (session_id,)
             ).fetchall()

@@ -78,6 +78,16 @@ class AsyncSessionStore(ABC):
         :raises SessionExpired: if its TTL ran out (a :class:`SessionNotFound`)
         """
 
+    async def load_tail(self, session_id: str, last: int) -> Conversation:
+        """The newest ``last`` messages, less any tool results at the start whose call
+        the cut left out (so the tail can go to a model as it is): at most ``last``.
+
+        :raises SessionNotFound: if there is no such session
+        :raises SessionExpired: if its TTL ran out (a :class:`SessionNotFound`)
+        """
+        conversation = await self.load(session_id, last=last)
+        return conversation.without_cut_tool_results()
+
     @abstractmethod
     async def pop(self, session_id: str) -> Message | None:
         """Atomically remove and return the newest message; None if the session is empty.

@@ -11,7 +11,7 @@ from .._concurrency import AsyncResult
 from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
 from .._layering import Coherence, LayerCounters
 from .._metadata import LayerStats, Page, SessionMetadata
-from .._model import Conversation, Message
+from .._model import Conversation, Message, stamp
 from .._validation import DEFAULT, Clock, TTLArg, check_clock, check_session_id
 from .base import AsyncSessionStore
 
@@ -234,7 +234,9 @@ class AsyncLayeredStore(AsyncSessionStore):
         labels: Mapping[str, str] | None = None,
     ) -> SessionMetadata:
         if isinstance(conversation, Conversation):
-            conversation = conversation.copy()  # one snapshot for every layer
+            # One snapshot for every layer, stamped here so that every layer keeps the
+            # same message ids and times.
+            conversation = Conversation._adopt(stamp(conversation._messages, self._clock()))
 
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.save(
@@ -265,6 +267,9 @@ class AsyncLayeredStore(AsyncSessionStore):
         ttl: TTLArg = DEFAULT,
         expected_version: int | None = None,
     ) -> SessionMetadata:
+        if all(isinstance(message, Message) for message in messages):
+            messages = tuple(stamp(messages, self._clock()))  # the same ids in every layer
+
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.append(
                 session_id, *messages, ttl=ttl, expected_version=expected_version

@@ -21,7 +21,7 @@ from .._errors import (
     map_backend_errors,
 )
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
-from .._model import Conversation, Message
+from .._model import Conversation, Message, stamp
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
 from .._postgres_sql import SCHEMA_VERSION, PostgresSQL, check_identifiers, connection_usable
 from .._serialization import (
@@ -364,8 +364,9 @@ class AsyncPostgresStore(AsyncSessionStore):
         expected_version: int | None,
         labels: str | None,
     ) -> dict[str, Any]:
+        messages = stamp(messages, self._clock())
         bodies = [encode_message(message) for message in messages]
-        sizes = [message_size(message) for message in messages]  # cached by encode_message
+        sizes = [message_size(message) for message in messages]
         limits = self._limits
         keep = ttl_arg is DEFAULT
         return {

@@ -28,9 +28,16 @@ from .._errors import (
     map_backend_errors,
 )
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
-from .._model import Conversation, Message
+from .._model import Conversation, Message, stamp
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
-from .._serialization import decode_message, encode_labels, encode_message, read_only_labels
+from .._serialization import (
+    decode_message,
+    encode_labels,
+    encode_message,
+    message_size,
+    messages_size,
+    read_only_labels,
+)
 from .._validation import (
     DEFAULT,
     Clock,
@@ -333,14 +340,17 @@ class RedisStore(SessionStore):
         """
         self._check()
         checked = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
+        now = self._clock()
+        stamped = stamp(checked.messages, now)
         args = [
-            _num(self._clock()),
+            _num(now),
             session_id,
             self._ttl_arg(checked.ttl),
             "" if expected_version is None else str(expected_version),
             self._config,
             "" if checked.labels is None else encode_labels(checked.labels),
-            *(encode_message(message) for message in checked.messages),
+            str(messages_size(stamped)),
+            *(encode_message(message) for message in stamped),
         ]
         with self._backend():
             reply = self._run(self._save, self._keys(session_id), args)
@@ -368,14 +378,17 @@ class RedisStore(SessionStore):
         """
         self._check()
         checked = check_append(session_id, messages, ttl, expected_version, self._limits)
+        now = self._clock()
+        stamped = stamp(checked.messages, now)
         args = [
-            _num(self._clock()),
+            _num(now),
             session_id,
             self._ttl_arg(checked.ttl),
             "" if expected_version is None else str(expected_version),
             self._config,
         ]
-        args += [encode_message(message) for message in checked.messages]
+        args.append(str(messages_size(stamped)))
+        args += [encode_message(message) for message in stamped]
         with self._backend_errors:
             reply = self._run(self._append, self._keys(session_id), args)
         return self._written(session_id, reply, expected_version)
@@ -395,10 +408,10 @@ class RedisStore(SessionStore):
         # Peek, decode, then pop only if the newest message is still the one decoded: a
         # message that cannot be decoded is never removed. A write landing in between
         # changes the newest message: decode that one and try again.
-        mode, body = "peek", ""
+        mode, body, size = "peek", "", "0"
         message: Message | None = None
         for _ in range(_POP_ATTEMPTS):
-            args = [_num(self._clock()), session_id, self._prefix, mode, body]
+            args = [_num(self._clock()), session_id, self._prefix, mode, body, size]
             with self._backend():
                 reply = _text(self._run(self._pop, keys, args))
             if reply == "ok":
@@ -406,7 +419,7 @@ class RedisStore(SessionStore):
             if reply.startswith("top|"):
                 body = reply[4:]
                 message = decode_message(body, session_id)
-                mode = "pop"
+                mode, size = "pop", str(message_size(message))
                 continue
             if reply == "empty":
                 return None

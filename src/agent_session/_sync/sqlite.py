@@ -13,7 +13,7 @@ from .._concurrency import run_blocking
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
-from .._serialization import encode_message, message_size
+from .._serialization import messages_size
 from .._sqlite_engine import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
 from .._validation import (
     DEFAULT,
@@ -33,10 +33,6 @@ from .._validation import (
 from .base import SessionStore
 
 __all__ = ["SQLiteStore"]
-
-
-def _bodies(messages: list[Message]) -> list[tuple[str, int]]:
-    return [(encode_message(message), message_size(message)) for message in messages]
 
 
 class SQLiteStore(SessionStore):
@@ -135,10 +131,10 @@ class SQLiteStore(SessionStore):
     ) -> SessionMetadata:
         self._engine.check_open()
         args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
-        bodies = _bodies(args.messages)
-        size = sum(n for _, n in bodies)
+        size = messages_size(args.messages)
+        engine = self._engine
         return run_blocking(
-            self._engine.save, session_id, bodies, size, args.ttl, expected_version, args.labels
+            engine.save, session_id, args.messages, size, args.ttl, expected_version, args.labels
         )
 
     def append(
@@ -150,10 +146,9 @@ class SQLiteStore(SessionStore):
     ) -> SessionMetadata:
         self._engine.check_open()
         args = check_append(session_id, messages, ttl, expected_version, self._limits)
-        bodies = _bodies(args.messages)
-        added = sum(n for _, n in bodies)
+        added = messages_size(args.messages)
         return run_blocking(
-            self._engine.append, session_id, bodies, added, args.ttl, expected_version
+            self._engine.append, session_id, args.messages, added, args.ttl, expected_version
         )
 
     def load(self, session_id: str, *, last: int | None = None) -> Conversation:
