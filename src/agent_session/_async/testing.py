@@ -38,7 +38,7 @@ from .._model import Conversation, Message, ToolCall
 from .._serialization import message_size
 from .base import AsyncSessionStore
 
-__all__ = ["AsyncStoreContract", "sample_conversation"]
+__all__ = ["FRAMEWORK_PAYLOADS", "AsyncStoreContract", "sample_conversation"]
 
 #: Not session ids: empty, too long, control characters, a lone surrogate, not a str.
 BAD_SESSION_IDS: list[Any] = [
@@ -107,6 +107,122 @@ def _every_field_conversation() -> Conversation:
         metadata={"clé": "välue", "n": 1.5, "t": True, "list": [1, [2, {"k": "v"}]]},
     )
     return conversation
+
+
+#: One of each kind of payload agent frameworks hand a store, as they shape them:
+#: every one must come back exactly (``to_dict() == payload``).
+FRAMEWORK_PAYLOADS: list[dict[str, Any]] = [
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in this image?"},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        ],
+    },
+    {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+    {"role": "assistant", "content": None, "audio": {"id": "audio_1"}},
+    {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+    {
+        "type": "message",
+        "id": "msg_1",
+        "status": "completed",
+        "role": "assistant",
+        "content": [
+            {
+                "type": "output_text",
+                "text": "Paris.",
+                "annotations": [
+                    {
+                        "type": "url_citation",
+                        "url": "https://e.org",
+                        "start_index": 0,
+                        "end_index": 6,
+                        "title": "E",
+                    }
+                ],
+            }
+        ],
+    },
+    {
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "weather",
+        "arguments": '{"city": "Paris"}',
+        "id": "fc_1",
+        "status": "completed",
+    },
+    {"type": "function_call_output", "call_id": "call_1", "output": '{"temp": 21}'},
+    {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "Hm."}],
+        "encrypted_content": "gAAAAB...",
+    },
+    {
+        "type": "web_search_call",
+        "id": "ws_1",
+        "status": "completed",
+        "action": {"type": "search", "query": "paris weather"},
+    },
+    {"type": "item_reference", "id": "msg_0"},
+    {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "Let me see.", "signature": "EqQBCkYIARgCKkB"},
+            {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va"},
+            {"type": "text", "text": "Hi", "citations": None},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get",
+                "input": {"q": "x"},
+                "cache_control": {"type": "ephemeral"},
+            },
+        ],
+    },
+    {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "is_error": True,
+                "content": [{"type": "text", "text": "boom"}],
+            }
+        ],
+    },
+    {
+        "type": "ai",
+        "data": {
+            "content": "",
+            "additional_kwargs": {},
+            "response_metadata": {"model_name": "m"},
+            "type": "ai",
+            "name": None,
+            "id": "run-1",
+            "tool_calls": [{"name": "f", "args": {"a": 1}, "id": "c1", "type": "tool_call"}],
+            "invalid_tool_calls": [],
+            "usage_metadata": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
+        },
+    },
+    {
+        "type": "tool",
+        "data": {
+            "content": "42",
+            "tool_call_id": "c1",
+            "artifact": [1, 2],
+            "status": "success",
+            "type": "tool",
+            "id": None,
+        },
+    },
+    {"role": "tool", "content": "x", "tool_call_id": "c", "n": 2**70, "f": -0.0, "z": "\u2028\x00"},
+]
+
+
+def _payload_conversation() -> Conversation:
+    return Conversation([Message.from_dict(payload) for payload in FRAMEWORK_PAYLOADS])
 
 
 def _user(text: str) -> Message:
@@ -190,6 +306,90 @@ class AsyncStoreContract:
             await store.append("s1", message)
         assert await store.load("s1") == conversation
         assert await store.load("s1", last=3) == Conversation(conversation.messages[-3:])
+
+    async def test_framework_payloads_come_back_unchanged(self, store: AsyncSessionStore) -> None:
+        await store.save("saved", _payload_conversation())
+        for payload in FRAMEWORK_PAYLOADS:
+            await store.append("appended", Message.from_dict(payload))
+        n = len(FRAMEWORK_PAYLOADS)
+        for session_id in ("saved", "appended"):
+            assert (await store.load(session_id)).to_dicts() == FRAMEWORK_PAYLOADS
+            assert (await store.load(session_id, last=3)).to_dicts() == FRAMEWORK_PAYLOADS[-3:]
+        for k in range(n - 1, -1, -1):
+            popped = await store.pop("saved")
+            assert popped is not None and popped.to_dict() == FRAMEWORK_PAYLOADS[k]
+        assert await store.pop("saved") is None
+
+    async def test_every_stored_message_gets_an_id_and_a_time(
+        self, store: AsyncSessionStore, clock: FakeClock
+    ) -> None:
+        given = Message("user", "mine", id="my-id")
+        before = Conversation([_user("a"), given])
+        await store.save("s", before)
+        assert [m.id for m in before] == [None, "my-id"]  # the caller's objects stay as they were
+        clock.advance(5)
+        await store.append("s", _user("b"))
+        loaded = await store.load("s")
+        ids = [m.id for m in loaded]
+        assert ids[1] == "my-id" and all(isinstance(i, str) and i for i in ids)
+        assert len(set(ids)) == 3
+        assert [m.created_at for m in loaded] == [clock() - 5, clock() - 5, clock()]
+        assert ids[2] > ids[0]  # generated ids sort by the time they were made
+        # Saved again (say, after an edit), messages keep their ids and times.
+        clock.advance(5)
+        await store.save("s", Conversation([*loaded, _user("c")]))
+        again = await store.load("s")
+        assert [m.id for m in again][:3] == ids
+        assert [m.created_at for m in again][:3] == [m.created_at for m in loaded]
+        assert again[3].created_at == clock()
+        popped = await store.pop("s")
+        assert popped is not None and popped.id == again[3].id
+
+    async def test_the_same_message_appended_twice_gets_two_ids(
+        self, store: AsyncSessionStore
+    ) -> None:
+        message = _user("again")
+        await store.append("s", message, message)
+        await store.append("s", message)
+        assert len({m.id for m in await store.load("s")}) == 3
+
+    async def test_what_a_caller_does_to_a_payload_changes_nothing_stored(
+        self, store: AsyncSessionStore
+    ) -> None:
+        payload: dict[str, Any] = {"role": "user", "content": [{"type": "text", "text": "x"}]}
+        message = Message.from_dict(payload)
+        payload["content"][0]["text"] = "changed"  # the caller's dict, after building
+        await store.save("s", Conversation([message]))
+        loaded = await store.load("s")
+        data = loaded[0].to_dict()
+        data["content"][0]["text"] = "changed again"  # what load handed out
+        data["content"].append({"type": "text", "text": "more"})
+        assert (await store.load("s"))[0].to_dict() == {
+            "role": "user",
+            "content": [{"type": "text", "text": "x"}],
+        }
+        assert loaded[0].to_dict() == (await store.load("s"))[0].to_dict()
+
+    async def test_load_tail_never_starts_with_a_cut_tool_result(
+        self, store: AsyncSessionStore
+    ) -> None:
+        conversation = (
+            Conversation.builder()
+            .user("weather?")
+            .assistant(None, tool_calls=[ToolCall("c1", "weather", "{}")])
+            .tool("21C", tool_call_id="c1")
+            .assistant("21C.")
+            .build()
+        )
+        conversation.add(Message.from_dict(FRAMEWORK_PAYLOADS[5]))  # function_call
+        conversation.add(Message.from_dict(FRAMEWORK_PAYLOADS[6]))  # function_call_output
+        await store.save("s", conversation)
+        assert [m.role for m in await store.load("s", last=4)] == ["tool", "assistant", None, None]
+        tail = await store.load_tail("s", 4)
+        assert [m.type for m in tail] == [None, "function_call", "function_call_output"]
+        assert tail[0].text == "21C."
+        assert (await store.load_tail("s", 1)).to_dicts() == []  # only the output: dropped
+        assert len(await store.load_tail("s", 10)) == 6
 
     async def test_empty_conversation(self, store: AsyncSessionStore) -> None:
         meta = await store.save("s1", Conversation())
