@@ -88,11 +88,11 @@ async def exercise(store: AsyncSessionStore, checks: Checks) -> None:
             "every reply directly follows its question",
             all(answer.content == f"answer to {question.content}" for question, answer in pairs),
         )
-        writers = [(question.content or "").split()[1] for question, _ in pairs]
+        writers = [question.text.split()[1] for question, _ in pairs]
         switches = sum(a != b for a, b in pairs_of(writers))
         print(f"  turns of different tasks interleave: {switches} changes of writer in a row")
         in_order = all(
-            [q.content for q, _ in pairs if (q.content or "").startswith(f"task {task} ")]
+            [q.text for q, _ in pairs if q.text.startswith(f"task {task} ")]
             == [f"task {task} turn {turn}" for turn in range(TURNS)]
             for task in range(TASKS)
         )

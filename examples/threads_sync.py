@@ -74,7 +74,7 @@ def system_prompt(edits: int) -> str:
 
 def edits_in(conversation: Conversation) -> int:
     """How many edits the system prompt (the first message) counts."""
-    content = conversation[0].content or ""
+    content = conversation[0].text
     return int(content.rsplit("edited ", 1)[1].split()[0])
 
 
@@ -173,10 +173,7 @@ def serve(checks: Checks) -> None:
         )
         checks.true(
             f"{user}: every answer right after its question",
-            all(
-                q.role == "user" and (a.content or "").startswith(f"answer to {q.content!r}")
-                for q, a in pairs
-            ),
+            all(q.role == "user" and a.text.startswith(f"answer to {q.text!r}") for q, a in pairs),
         )
         checks.equal(f"{user}: edits counted", edits_in(conversation), expected_edits[user])
 

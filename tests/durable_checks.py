@@ -42,7 +42,7 @@ def check_cross_process_appends(
     assert meta.message_count == processes * per_process
     assert meta.version == processes * per_process
     for n in range(processes):
-        mine = [m.content for m in messages if (m.content or "").startswith(f"w{n}:")]
+        mine = [m.text for m in messages if m.text.startswith(f"w{n}:")]
         assert mine == [f"w{n}:{i}" for i in range(per_process)]
 
 

@@ -41,7 +41,7 @@ def test_message_is_slotted() -> None:
     assert not hasattr(message, "__dict__")
     assert "__slots__" in Message.__dict__
     with pytest.raises((AttributeError, TypeError)):
-        message.extra = 1  # type: ignore[attr-defined]
+        message.other = 1
 
 
 def test_tool_call_is_frozen() -> None:
@@ -106,20 +106,20 @@ def test_tool_call_field_types(fields: dict[str, Any], shown: str) -> None:
 def test_tool_calls_from_tool_calls_or_openai_dicts() -> None:
     # The constructor takes any iterable of ToolCall or dicts; the field is typed as the tuple
     # it becomes, hence the ignores.
-    from_objects = Message("assistant", None, tool_calls=[CALL])  # type: ignore[arg-type]
-    from_dicts = Message("assistant", None, tool_calls=[CALL_DICT])  # type: ignore[arg-type]
+    from_objects = Message("assistant", None, tool_calls=[CALL])
+    from_dicts = Message("assistant", None, tool_calls=[CALL_DICT])
     flat = {"id": "call_1", "name": "lookup", "arguments": '{"q": "x"}'}
-    from_flat = Message("assistant", None, tool_calls=(flat,))  # type: ignore[arg-type]
+    from_flat = Message("assistant", None, tool_calls=(flat,))
     from_generator = Message(
         "assistant",
         None,
-        tool_calls=(c for c in [CALL_DICT]),  # type: ignore[arg-type]
+        tool_calls=(c for c in [CALL_DICT]),
     )
     for message in (from_objects, from_dicts, from_flat, from_generator):
         assert message.tool_calls == (CALL,)
         assert isinstance(message.tool_calls, tuple)
     no_arguments = {"id": "c", "name": "f"}
-    assert Message("assistant", None, tool_calls=(no_arguments,)).tool_calls == (  # type: ignore[arg-type]
+    assert Message("assistant", None, tool_calls=(no_arguments,)).tool_calls == (
         ToolCall("c", "f", "{}"),
     )
 
@@ -206,7 +206,7 @@ def test_hash_and_equality() -> None:
         "assistant",
         "x",
         name="n",
-        tool_calls=(CALL_DICT,),  # type: ignore[arg-type]
+        tool_calls=(CALL_DICT,),
         metadata={"k": (1,)},
     )
     assert a == b and hash(a) == hash(b)
@@ -215,7 +215,7 @@ def test_hash_and_equality() -> None:
     assert a != Message("assistant", "y", name="n", tool_calls=(CALL,), metadata={"k": [1]})
     assert Message("user", "x") != Message("system", "x")
     assert Message("user", None) != Message("user", "")
-    assert Message("user", "x") != "x"  # type: ignore[comparison-overlap]
+    assert Message("user", "x") != "x"
 
 
 def test_size_is_the_payloads_and_ids_do_not_affect_equality() -> None:

@@ -76,7 +76,7 @@ def check_v1_data(store: SessionStore, kind: str, *, listings: bool = True) -> N
         popped is not None and popped.to_dict() == EXPECTED["sessions"][session_id]["messages"][-1]
     )
     # Saved again, the old messages get ids like any new one.
-    store.save(session_id, Conversation(loaded[:2]))
+    store.save(session_id, Conversation(loaded.messages[:2]))
     assert all(m.id is not None for m in store.load(session_id))
 
 

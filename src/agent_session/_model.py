@@ -140,7 +140,6 @@ _RESULT_TYPES = frozenset(
 )
 
 
-
 def _plain(value: object) -> object:
     # Read-only mappings (ours, a caller's MappingProxyType) encode as the objects they are.
     if isinstance(value, Mapping):
@@ -304,6 +303,10 @@ class Message:
     """
 
     __slots__ = ("_created_at", "_id", "_raw", "_view")
+    _raw: bytes  # the payload as compact JSON: the truth, shared by every copy
+    _id: str | None
+    _created_at: float | None
+    _view: _View | None  # the typed fields, parsed on first use
 
     def __init__(
         self,
