@@ -26,7 +26,7 @@ import msgspec
 
 from ._errors import SerializationError
 from ._metadata import EMPTY_LABELS
-from ._model import Conversation, Message, _check_known
+from ._model import PAYLOAD_ROLES, Conversation, Message
 
 __all__ = [
     "FORMAT_NAME",
@@ -34,6 +34,7 @@ __all__ = [
     "conversation_size",
     "decode_labels",
     "decode_message",
+    "decode_messages",
     "dumps_conversation",
     "encode_labels",
     "encode_message",
@@ -63,7 +64,31 @@ class _Envelope(msgspec.Struct, gc=False):
     messages: list[msgspec.Raw]
 
 
+class _Function(msgspec.Struct, gc=False):
+    name: str
+    arguments: str = ""
+
+
+class _Call(msgspec.Struct, gc=False):
+    id: str
+    function: _Function | None = None
+
+
+class _Known(msgspec.Struct, gc=False):
+    """The payload fields with a type to check; the rest is skipped (still validated as
+    JSON by the parser: bad escapes, lone surrogates and deep nesting fail here too)."""
+
+    role: str | None = None
+    content: str | list[msgspec.Raw] | None = None
+    name: str | None = None
+    tool_calls: list[_Call] | None = None
+    tool_call_id: str | None = None
+    metadata: dict[str, msgspec.Raw] | None = None
+
+
 _decode_stored = msgspec.json.Decoder(_Stored).decode
+_decode_stored_list = msgspec.json.Decoder(list[_Stored]).decode
+_decode_known = msgspec.json.Decoder(_Known).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_any = msgspec.json.decode
 _encode_str = msgspec.json.encode
@@ -100,11 +125,21 @@ def conversation_size(conversation: Conversation) -> int:
 
 def _checked_payload(raw: bytes) -> bytes:
     """``raw`` if it is a JSON object whose known fields have the right types."""
-    data = _decode_any(raw)  # a full parse: bad text, surrogates, depth all fail here
-    if not isinstance(data, dict):
-        raise SerializationError(f"a message payload must be a JSON object, not {raw!r:.120}")
-    _check_known(data, "message")
+    role = _decode_known(raw).role  # one pass in C, nested parts not built
+    if role is not None and role not in PAYLOAD_ROLES:
+        raise SerializationError(f"unknown message role {role!r}")
     return raw
+
+
+def _malformed(exc: BaseException, session_id: str | None) -> SerializationError:
+    where = "a stored message" if session_id is None else f"a message of session {session_id!r}"
+    error = SerializationError(
+        f"{where} is malformed ({type(exc).__name__}: {exc}); it was changed outside "
+        "agent-session or written by a newer one",
+        session_id=session_id,
+    )
+    error.__cause__ = exc
+    return error
 
 
 def decode_message(text: str | bytes, session_id: str | None = None) -> Message:
@@ -124,12 +159,32 @@ def decode_message(text: str | bytes, session_id: str | None = None) -> Message:
             raise SerializationError(f"a message id of {len(stored.id)} characters")
         return Message._from_raw(raw, stored.id, stored.at)
     except _DECODE_ERRORS as exc:
-        where = "a stored message" if session_id is None else f"a message of session {session_id!r}"
-        raise SerializationError(
-            f"{where} is malformed ({type(exc).__name__}: {exc}); it was changed outside "
-            "agent-session or written by a newer one",
-            session_id=session_id,
-        ) from exc
+        raise _malformed(exc, session_id) from exc
+
+
+def decode_messages(texts: list[str] | list[bytes], session_id: str | None = None) -> list[Message]:
+    """:func:`decode_message` of many stored rows (a durable ``load``), one parser call.
+
+    :raises SerializationError: on anything malformed, never another exception
+    """
+    if not texts:
+        return []
+    try:
+        blobs = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
+        if not all(b.startswith(b'{"id":') and b.endswith(b"}") for b in blobs):
+            return [decode_message(blob, session_id) for blob in blobs]  # format 1 rows, or bad
+        stored = _decode_stored_list(b"[" + b",".join(blobs) + b"]")
+        if len(stored) != len(blobs):  # a row that was two (say "{},{}"): judge one by one
+            return [decode_message(blob, session_id) for blob in blobs]
+        messages = []
+        for row in stored:
+            raw = _checked_payload(bytes(row.m))
+            if row.id is not None and not 0 < len(row.id) <= 512:
+                raise SerializationError(f"a message id of {len(row.id)} characters")
+            messages.append(Message._from_raw(raw, row.id, row.at))
+        return messages
+    except _DECODE_ERRORS as exc:
+        raise _malformed(exc, session_id) from exc
 
 
 def dumps_conversation(conversation: Conversation | Iterable[Message]) -> str:
@@ -176,9 +231,8 @@ def loads_conversation(text: str | bytes, session_id: str | None = None) -> Conv
                     f"malformed message {body!r:.100}: {exc}", session_id=session_id
                 ) from exc
         return Conversation._adopt(decoded)
-    return Conversation._adopt(
-        [decode_message(bytes(raw), session_id) for raw in envelope.messages]
-    )
+    rows = [bytes(raw) for raw in envelope.messages]
+    return Conversation._adopt(decode_messages(rows, session_id))
 
 
 def encode_labels(labels: Mapping[str, str]) -> str:

@@ -43,6 +43,7 @@ from ._model import Conversation, Message, stamp
 from ._paging import FindQuery, encode_cursor, prefix_upper_bound
 from ._serialization import (
     decode_message,
+    decode_messages,
     encode_labels,
     encode_message,
     message_size,
@@ -619,7 +620,7 @@ class SQLiteEngine:
         if first is None:  # the LEFT JOIN's row of an empty session
             return Conversation._adopt([], 0)
         # Decoded outside the lock: the slow part, and it needs no database.
-        messages = [decode_message(row[2], session_id) for row in rows]
+        messages = decode_messages([row[2] for row in rows], session_id)
         if last is None:
             return Conversation._adopt(messages, size)
         messages.reverse()

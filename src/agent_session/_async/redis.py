@@ -31,6 +31,7 @@ from .._model import Conversation, Message, stamp
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
 from .._serialization import (
     decode_message,
+    decode_messages,
     encode_labels,
     encode_message,
     message_size,
@@ -554,7 +555,7 @@ class AsyncRedisStore(AsyncSessionStore):
             self._raise_missing(session_id, "|".join(map(_text, reply)))
             raise AssertionError(f"unexpected reply from the Redis script: {head!r:.200}")
         _ok, size, count = head.split("|")
-        messages = [decode_message(body, session_id) for body in reply[1:]]
+        messages = decode_messages(reply[1:], session_id)
         expected = int(count) if last is None else min(last, int(count))
         if len(messages) != expected:
             raise SerializationError(

@@ -28,6 +28,7 @@ from .._postgres_sql import SCHEMA_VERSION, PostgresSQL, check_identifiers, conn
 from .._serialization import (
     decode_labels,
     decode_message,
+    decode_messages,
     encode_labels,
     encode_message,
     message_size,
@@ -538,7 +539,7 @@ class PostgresStore(SessionStore):
                 raise SessionExpired(session_id, expires_at)
             bodies = [row[3] for row in rows if row[3] is not None]
             if len(bodies) == (count if last is None else min(count, last)):
-                messages = [decode_message(body, session_id) for body in bodies]
+                messages = decode_messages(bodies, session_id)
                 return Conversation._adopt(messages, size if last is None else -1)
             if not self._sliding:
                 raise SerializationError(
