@@ -280,7 +280,6 @@ def test_duplicate_keys_last_wins_or_refused(row: str, expected: tuple[Any, ...]
     assert (message.to_dict()["role"], message.to_dict().get("content")) == expected[1:]
 
 
-@pytest.mark.xfail(strict=True, reason="decode_message accepts stored data Message refuses")
 @pytest.mark.parametrize(
     "row",
     [

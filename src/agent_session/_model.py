@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass
 from types import MappingProxyType
 from typing import Any, Literal, overload
@@ -306,7 +306,7 @@ class Message:
     _raw: bytes  # the payload as compact JSON: the truth, shared by every copy
     _id: str | None
     _created_at: float | None
-    _view: _View | None  # the typed fields, parsed on first use
+    _view: _View  # the typed fields, parsed on first use (unset until then)
 
     def __init__(
         self,
@@ -364,20 +364,20 @@ class Message:
             raise ValueError("a Message needs a role, content or payload fields")
         _check_json(payload, "Message")
         _check_stamp(id, created_at)
-        object.__setattr__(self, "_raw", _encode_json(payload))
-        object.__setattr__(self, "_id", id)
-        object.__setattr__(self, "_created_at", None if created_at is None else float(created_at))
-        object.__setattr__(self, "_view", None)
+        _set_raw(self, _encode_json(payload))
+        _set_id(self, id)
+        _set_created_at(self, None if created_at is None else float(created_at))
 
     # -- construction without re-checking --------------------------------------------
 
-    @classmethod
-    def _from_raw(cls, raw: bytes, id: str | None, created_at: float | None) -> Message:  # noqa: A002
-        message = cls.__new__(cls)
-        object.__setattr__(message, "_raw", raw)
-        object.__setattr__(message, "_id", id)
-        object.__setattr__(message, "_created_at", created_at)
-        object.__setattr__(message, "_view", None)
+    @staticmethod
+    def _from_raw(raw: bytes, id: str | None, created_at: float | None) -> Message:  # noqa: A002
+        # The hot path of every load: the slots' own setters (``__setattr__`` refuses),
+        # ``_view`` left unset until a typed field is read.
+        message = _new_message(Message)
+        _set_raw(message, raw)
+        _set_id(message, id)
+        _set_created_at(message, created_at)
         return message
 
     def _stamped(self, id: str, created_at: float) -> Message:  # noqa: A002
@@ -418,11 +418,12 @@ class Message:
     # -- the payload -------------------------------------------------------------------
 
     def _fields(self) -> _View:
-        view = self._view
-        if view is None:
+        try:
+            return self._view
+        except AttributeError:  # the first typed read
             view = _View(_decode_json(self._raw))
-            object.__setattr__(self, "_view", view)
-        return view
+            _set_view(self, view)
+            return view
 
     @property
     def id(self) -> str | None:  # noqa: A003
@@ -559,6 +560,14 @@ class Message:
     def __repr__(self) -> str:
         stamp = "" if self._id is None else f", id={self._id!r}"
         return f"Message({self._raw.decode()!r:.300}{stamp})"
+
+
+_new_message = object.__new__
+# The slots' member descriptors: setting through them skips Message.__setattr__.
+_set_raw: Callable[[Message, bytes], None] = Message.__dict__["_raw"].__set__
+_set_id: Callable[[Message, str | None], None] = Message.__dict__["_id"].__set__
+_set_created_at: Callable[[Message, float | None], None] = Message.__dict__["_created_at"].__set__
+_set_view: Callable[[Message, _View], None] = Message.__dict__["_view"].__set__
 
 
 def _check_stamp(id: object, created_at: object) -> None:  # noqa: A002

@@ -26,7 +26,7 @@ import msgspec
 
 from ._errors import SerializationError
 from ._metadata import EMPTY_LABELS
-from ._model import PAYLOAD_ROLES, Conversation, Message
+from ._model import MAX_DEPTH, PAYLOAD_ROLES, Conversation, Message, _check_json
 
 __all__ = [
     "FORMAT_NAME",
@@ -89,6 +89,7 @@ class _Known(msgspec.Struct, gc=False):
 _decode_stored = msgspec.json.Decoder(_Stored).decode
 _decode_stored_list = msgspec.json.Decoder(list[_Stored]).decode
 _decode_known = msgspec.json.Decoder(_Known).decode
+_decode_known_list = msgspec.json.Decoder(list[_Known]).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_any = msgspec.json.decode
 _encode_str = msgspec.json.encode
@@ -123,12 +124,25 @@ def conversation_size(conversation: Conversation) -> int:
     return total
 
 
-def _checked_payload(raw: bytes) -> bytes:
-    """``raw`` if it is a JSON object whose known fields have the right types."""
-    role = _decode_known(raw).role  # one pass in C, nested parts not built
-    if role is not None and role not in PAYLOAD_ROLES:
-        raise SerializationError(f"unknown message role {role!r}")
-    return raw
+def _check_payloads(raws: list[bytes]) -> None:
+    """Raise unless every payload is a non-empty JSON object that :meth:`Message.from_dict`
+    would take: a full parse (numbers out of range, bad escapes, lone surrogates fail
+    there), the known fields' types (a typed pass in C), and the nesting depth."""
+    joined = b"[" + b",".join(raws) + b"]"
+    payloads = _decode_any(joined)
+    for known in _decode_known_list(joined):
+        if known.role is not None and known.role not in PAYLOAD_ROLES:
+            raise SerializationError(f"unknown message role {known.role!r}")
+    for raw, data in zip(raws, payloads, strict=True):
+        if not data:
+            raise SerializationError("an empty JSON object is not a message")
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # only then can it nest too deep
+            _check_json(data, "message")
+
+
+def _check_stored_id(id: str | None) -> None:  # noqa: A002
+    if id is not None and (not 0 < len(id) <= 512 or not id.isprintable()):
+        raise SerializationError(f"a message id must be 1 to 512 printable characters: {id!r:.80}")
 
 
 def _malformed(exc: BaseException, session_id: str | None) -> SerializationError:
@@ -148,22 +162,12 @@ def decode_message(text: str | bytes, session_id: str | None = None) -> Message:
     :param session_id: the session it was read from, named by the error
     :raises SerializationError: on anything malformed, never another exception
     """
-    try:
-        if isinstance(text, str):
-            text = text.encode("utf-8")
-        if text.startswith(b'{"role":'):  # format 1: the payload alone
-            return Message._from_raw(_checked_payload(text), None, None)
-        stored = _decode_stored(text)
-        raw = _checked_payload(bytes(stored.m))
-        if stored.id is not None and not 0 < len(stored.id) <= 512:
-            raise SerializationError(f"a message id of {len(stored.id)} characters")
-        return Message._from_raw(raw, stored.id, stored.at)
-    except _DECODE_ERRORS as exc:
-        raise _malformed(exc, session_id) from exc
+    return decode_messages([text], session_id)[0]  # type: ignore[arg-type]  # str | bytes
 
 
 def decode_messages(texts: list[str] | list[bytes], session_id: str | None = None) -> list[Message]:
-    """:func:`decode_message` of many stored rows (a durable ``load``), one parser call.
+    """:func:`decode_message` of many stored rows (a durable ``load``), in three passes of
+    the parser over all of them, however many they are.
 
     :raises SerializationError: on anything malformed, never another exception
     """
@@ -171,18 +175,23 @@ def decode_messages(texts: list[str] | list[bytes], session_id: str | None = Non
         return []
     try:
         blobs = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
-        if not all(b.startswith(b'{"id":') and b.endswith(b"}") for b in blobs):
-            return [decode_message(blob, session_id) for blob in blobs]  # format 1 rows, or bad
-        stored = _decode_stored_list(b"[" + b",".join(blobs) + b"]")
-        if len(stored) != len(blobs):  # a row that was two (say "{},{}"): judge one by one
-            return [decode_message(blob, session_id) for blob in blobs]
-        messages = []
+        if not all(isinstance(b, bytes) for b in blobs):
+            raise SerializationError(f"a stored message must be text, not {texts!r:.80}")
+        if all(b.startswith(b'{"id":') and b.endswith(b"}") for b in blobs):
+            stored = _decode_stored_list(b"[" + b",".join(blobs) + b"]")
+            if len(stored) != len(blobs):  # a row that was two (say "{},{}")
+                raise SerializationError("a stored message holds more than one JSON value")
+        else:  # format 1 rows (the payload alone) among them, or something malformed
+            stored = [
+                _Stored(msgspec.Raw(b)) if b.startswith(b'{"role":') else _decode_stored(b)
+                for b in blobs
+            ]
+        raws = [bytes(row.m) for row in stored]
+        _check_payloads(raws)
         for row in stored:
-            raw = _checked_payload(bytes(row.m))
-            if row.id is not None and not 0 < len(row.id) <= 512:
-                raise SerializationError(f"a message id of {len(row.id)} characters")
-            messages.append(Message._from_raw(raw, row.id, row.at))
-        return messages
+            _check_stored_id(row.id)
+        from_raw = Message._from_raw
+        return [from_raw(raw, row.id, row.at) for raw, row in zip(raws, stored, strict=True)]
     except _DECODE_ERRORS as exc:
         raise _malformed(exc, session_id) from exc
 
@@ -215,22 +224,15 @@ def loads_conversation(text: str | bytes, session_id: str | None = None) -> Conv
             f"(this library reads versions 1 and 2): upgrade agent-session",
             session_id=session_id,
         )
-    if envelope.version == 1:
-        decoded = []
-        for raw in envelope.messages:
-            body = bytes(raw)
-            if not body.startswith(b"{"):
-                raise SerializationError(
-                    f"a version 1 message must be a JSON object, not {body!r:.100}",
-                    session_id=session_id,
-                )
-            try:
-                decoded.append(Message._from_raw(_checked_payload(body), None, None))
-            except _DECODE_ERRORS as exc:
-                raise SerializationError(
-                    f"malformed message {body!r:.100}: {exc}", session_id=session_id
-                ) from exc
-        return Conversation._adopt(decoded)
+    if envelope.version == 1:  # the payloads alone, no ids or times
+        bodies = [bytes(raw) for raw in envelope.messages]
+        try:
+            if not all(body.startswith(b"{") for body in bodies):
+                raise SerializationError("a version 1 message must be a JSON object")
+            _check_payloads(bodies)
+        except _DECODE_ERRORS as exc:
+            raise _malformed(exc, session_id) from exc
+        return Conversation._adopt([Message._from_raw(body, None, None) for body in bodies])
     rows = [bytes(raw) for raw in envelope.messages]
     return Conversation._adopt(decode_messages(rows, session_id))
 
