@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import sqlite3
 import statistics
@@ -28,6 +29,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+import msgspec
 
 from agent_session import (
     AsyncPostgresStore,
@@ -41,6 +44,8 @@ from agent_session import (
     SessionStore,
     SQLiteStore,
 )
+from agent_session._model import stamp
+from agent_session._serialization import encode_message
 
 Row = dict[str, float]
 
@@ -137,8 +142,37 @@ def sqlite_floor(directory: str, ops: int) -> Row:
         db.execute("COMMIT")
 
     row = {"append@10": median_us(timed(insert, ops))}
+    # The load floor: one SELECT of the rows, each parsed by the fastest JSON parser here.
+    loads = fastest_loads()
+    for n, column, count in ((20, "load 20", ops), (1000, "load 1000", max(ops // 10, 5))):
+        sid = f"load{n}"
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO t VALUES (?, ?, ?)", [(sid, i, b) for i, b in enumerate(stored_rows(n))]
+        )
+        db.execute("COMMIT")
+
+        def load(sid: str = sid) -> None:
+            got = db.execute("SELECT body FROM t WHERE sid = ? ORDER BY seq", (sid,)).fetchall()
+            [loads(body) for (body,) in got]
+
+        row[column] = median_us(timed(load, count))
     db.close()
     return row
+
+
+def stored_rows(n: int) -> list[str]:
+    """The stored form of a conversation of ``n`` messages, as the stores write it."""
+    return [encode_message(m) for m in stamp(list(conversation(n)), time.time())]
+
+
+def fastest_loads() -> Callable[[str | bytes], Any]:
+    """orjson.loads if installed (the issue's floor), else msgspec's decoder."""
+    try:
+        loads: Callable[[str | bytes], Any] = importlib.import_module("orjson").loads
+    except ImportError:
+        loads = msgspec.json.decode
+    return loads
 
 
 def redis_floor(url: str, ops: int) -> Row:
@@ -149,6 +183,15 @@ def redis_floor(url: str, ops: int) -> Row:
     body = '{"role":"user","content":"And what about the hotel, question 1?"}'
     row = {"append@10": median_us(timed(lambda: client.rpush(key, body), ops))}
     client.delete(key)
+    loads = fastest_loads()
+    for n, column, count in ((20, "load 20", ops), (1000, "load 1000", max(ops // 10, 5))):
+        client.rpush(key, *stored_rows(n))
+
+        def load() -> None:
+            [loads(body) for body in client.lrange(key, 0, -1)]
+
+        row[column] = median_us(timed(load, count))
+        client.delete(key)
     client.close()
     return row
 
@@ -331,6 +374,31 @@ def _print_ratios(rows: dict[str, Row | None]) -> None:
             get("raw psycopg INSERT (autocommit)", "append@10"),
         ),
         (
+            "SQLiteStore load 20 / raw SELECT + parse (target 1.5x)",
+            get("SQLiteStore (file)", "load 20"),
+            get("raw sqlite3 INSERT+COMMIT (WAL, NORMAL)", "load 20"),
+        ),
+        (
+            "SQLiteStore load 1000 / raw SELECT + parse (target 2x)",
+            get("SQLiteStore (file)", "load 1000"),
+            get("raw sqlite3 INSERT+COMMIT (WAL, NORMAL)", "load 1000"),
+        ),
+        (
+            "RedisStore load 20 / raw LRANGE + parse (target 1.3x)",
+            get("RedisStore", "load 20"),
+            get("raw redis-py RPUSH", "load 20"),
+        ),
+        (
+            "RedisStore load 1000 / raw LRANGE + parse (target 2x)",
+            get("RedisStore", "load 1000"),
+            get("raw redis-py RPUSH", "load 1000"),
+        ),
+        (
+            "SQLiteSession load 20 / AsyncSQLiteStore load 20",
+            get("openai-agents SQLiteSession (file)", "load 20"),
+            get("AsyncSQLiteStore (file, asyncio)", "load 20"),
+        ),
+        (
             "PostgresStore append@1000 / append@10",
             get("PostgresStore", "append@1000"),
             get("PostgresStore", "append@10"),
@@ -338,7 +406,7 @@ def _print_ratios(rows: dict[str, Row | None]) -> None:
     ]
     for label, top, bottom in checks:
         value = "-" if top is None or bottom is None else f"{top / bottom:.2f}x"
-        print(f"  {label:<50} {value}")
+        print(f"  {label:<58} {value}")
 
 
 def _drop_postgres_tables(dsn: str, prefix: str) -> None:

@@ -510,3 +510,123 @@ def test_from_dicts_rejects_malformed_input() -> None:
         Conversation.from_dicts([{"role": "user", "content": "x"}, {"role": "wizard"}])
     with pytest.raises(SerializationError):
         Conversation.from_dicts(["not a dict"])  # type: ignore[list-item]
+
+
+# --- Message: payloads of any framework (format 2) -------------------------------------
+
+
+def test_role_less_items_and_every_field_are_kept() -> None:
+    item = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "Think."}],
+        "encrypted_content": "gAAAAB",
+    }
+    message = Message.from_dict(item)
+    assert message.to_dict() == item
+    assert (message.role, message.type, message.content, message.text) == (
+        None,
+        "reasoning",
+        None,
+        "",
+    )
+    assert set(message.extra) == set(item) and message.extra["encrypted_content"] == "gAAAAB"
+    assert message.extra["summary"][0]["text"] == "Think."  # read-only copies of the parts
+    with pytest.raises(TypeError):
+        message.extra["id"] = "other"  # type: ignore[index]
+    built = Message(type="function_call", call_id="c", name="f", arguments="{}")
+    assert built.to_dict() == {
+        "type": "function_call",
+        "call_id": "c",
+        "name": "f",
+        "arguments": "{}",
+    }
+
+
+def test_content_parts_are_read_only_and_text_joins_their_words() -> None:
+    message = Message(
+        "user",
+        [
+            {"type": "input_text", "text": "Hello "},
+            {"type": "image_url", "image_url": {"url": "u"}},
+        ],
+    )
+    parts = message.content
+    assert isinstance(parts, tuple) and parts[1]["image_url"]["url"] == "u"
+    with pytest.raises(TypeError):
+        parts[0]["text"] = "changed"
+    assert message.text == "Hello "
+    langchain = Message.from_dict(
+        {"role": "assistant", "content": ["a", {"type": "text", "text": "b"}]}
+    )
+    assert langchain.text == "ab"
+
+
+@pytest.mark.parametrize(
+    ("payload", "result"),
+    [
+        ({"role": "tool", "content": "1", "tool_call_id": "c"}, True),
+        ({"type": "function_call_output", "call_id": "c", "output": "1"}, True),
+        ({"type": "tool", "data": {"content": "1", "tool_call_id": "c"}}, True),
+        ({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]}, True),
+        (
+            {"role": "user", "content": [{"type": "tool_result"}, {"type": "text", "text": "x"}]},
+            False,
+        ),
+        ({"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}, False),
+        ({"role": "assistant", "content": "x"}, False),
+    ],
+)
+def test_tool_results_are_recognised(payload: dict[str, Any], result: bool) -> None:
+    assert Message.from_dict(payload).is_tool_result is result
+
+
+def test_conversation_drops_the_tool_results_a_tail_cut_off() -> None:
+    conversation = Conversation.from_dicts(
+        [
+            {"role": "tool", "content": "1", "tool_call_id": "c"},
+            {"type": "function_call_output", "call_id": "d", "output": "2"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "tool", "content": "3", "tool_call_id": "e"},
+        ]
+    )
+    assert [m.text for m in conversation.without_cut_tool_results()] == ["ok", "3"]
+    assert len(conversation) == 4  # a new object: this one is untouched
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {
+            "role": "user",
+            "metadata": {"deep": __import__("functools").reduce(lambda a, _: [a], range(5000), 0)},
+        },
+        {"role": "user", "content": "lone \ud800 surrogate"},
+        {"role": "user", "metadata": {1: "non-str key"}},
+        {"role": "user", "metadata": {"f": float("inf")}},
+        {"role": "user", "metadata": {"o": object()}},
+    ],
+    ids=["nested-5000", "surrogate", "int-key", "inf", "object"],
+)
+def test_from_dict_refuses_what_json_cannot_hold_with_serialization_error(bad: Any) -> None:
+    with pytest.raises(SerializationError):
+        Message.from_dict(bad)
+
+
+def test_numbers_of_any_size_are_kept_whole() -> None:
+    payload = {"role": "user", "content": "x", "metadata": {"big": 10**400, "neg": -(2**100)}}
+    assert Message.from_dict(payload).to_dict() == payload
+
+
+def test_ids_and_times_sit_beside_the_payload() -> None:
+    message = Message("user", "hi", id="m-1", created_at=5)
+    assert (message.id, message.created_at) == ("m-1", 5.0)
+    assert message.to_dict() == {"role": "user", "content": "hi"}
+    assert message == Message("user", "hi")  # equal payloads, whatever their ids
+    for bad_id in ("", "x" * 513, "line\nbreak"):
+        with pytest.raises(ValueError):
+            message.with_id(bad_id)
+    with pytest.raises(TypeError):
+        Message("user", "hi", id=5)  # type: ignore[arg-type]
+    clone = pickle.loads(pickle.dumps(message))
+    assert (clone, clone.id, clone.created_at) == (message, "m-1", 5.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass
 from types import MappingProxyType
@@ -106,7 +107,7 @@ class ToolCall:
             function = data.get("function", data)
             return cls(data["id"], function["name"], function.get("arguments", "{}"))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise SerializationError(f"malformed tool call {data!r:.200}: {exc}") from exc
+            raise SerializationError(f"malformed tool call {_short(data)}: {exc}") from exc
 
 
 def _to_tool_call(value: ToolCall | Mapping[str, Any]) -> ToolCall:
@@ -144,11 +145,20 @@ def _plain(value: object) -> object:
     # Read-only mappings (ours, a caller's MappingProxyType) encode as the objects they are.
     if isinstance(value, Mapping):
         return dict(value)
-    raise TypeError(f"{value!r:.80} of type {type(value).__name__} is not a JSON value")
+    raise TypeError(f"{_short(value)} of type {type(value).__name__} is not a JSON value")
 
 
 _encode_json = msgspec.json.Encoder(enc_hook=_plain).encode
 _decode_json = msgspec.json.decode
+
+
+_reprs = reprlib.Repr()
+_reprs.maxlevel, _reprs.maxstring, _reprs.maxother = 3, 80, 80
+
+
+def _short(value: object) -> str:
+    """A repr that stays short and never recurses far, however deep ``value`` nests."""
+    return _reprs.repr(value)
 
 
 def _check_json(value: object, where: str) -> None:
@@ -179,15 +189,17 @@ def _check_json(value: object, where: str) -> None:
             continue
         if depth >= MAX_DEPTH:
             raise ValueError(f"{at} nests deeper than {MAX_DEPTH} levels")
+        # Paths name the first levels only: deep ones would cost memory for nothing.
         if isinstance(item, Mapping):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    raise TypeError(f"{at} has a non-str key {key!r}; JSON keys are str")
-                stack.append((key, f"{at}[{key!r}]", depth + 1))
-                stack.append((child, f"{at}[{key!r}]", depth + 1))
+                    raise TypeError(f"{at} has a non-str key {_short(key)}; JSON keys are str")
+                path = f"{at}[{_short(key)}]" if depth < 8 else at
+                stack.append((key, path, depth + 1))
+                stack.append((child, path, depth + 1))
         elif isinstance(item, (list, tuple)):
             for i, child in enumerate(item):
-                stack.append((child, f"{at}[{i}]", depth + 1))
+                stack.append((child, f"{at}[{i}]" if depth < 8 else at, depth + 1))
         else:
             raise TypeError(
                 f"{at} holds {item!r:.80} of type {type(item).__name__}, not a JSON value"
@@ -206,26 +218,26 @@ def _check_known(data: Mapping[str, Any], where: str) -> None:
     content = data.get("content")
     if not (content is None or isinstance(content, (str, list, tuple))):
         raise TypeError(
-            f"{where}.content must be a str, None or a list of parts, not {content!r:.80}"
+            f"{where}.content must be a str, None or a list of parts, not {_short(content)}"
         )
     for key in ("name", "tool_call_id"):
         _check_str(data.get(key), f"{where}.{key}", optional=True)
     calls = data.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, (list, tuple)):
-            raise TypeError(f"{where}.tool_calls must be a list of objects, not {calls!r:.80}")
+            raise TypeError(f"{where}.tool_calls must be a list of objects, not {_short(calls)}")
         for call in calls:
             _check_call(call, f"{where}.tool_calls")
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
-        raise TypeError(f"{where}.metadata must be a mapping, not {metadata!r:.80}")
+        raise TypeError(f"{where}.metadata must be a mapping, not {_short(metadata)}")
 
 
 def _check_call(call: object, where: str) -> None:
     """A chat-completions tool call: an object with a str ``id``; its ``function``, if
     any, an object with a str ``name`` and a str ``arguments`` (when given)."""
     if not isinstance(call, Mapping) or not isinstance(call.get("id"), str):
-        raise TypeError(f"{where} holds {call!r:.80}, not a tool call with a str id")
+        raise TypeError(f"{where} holds {_short(call)}, not a tool call with a str id")
     function = call.get("function")
     if function is None:
         return
@@ -235,7 +247,7 @@ def _check_call(call: object, where: str) -> None:
         or not isinstance(function.get("arguments", ""), str)
     ):
         raise TypeError(
-            f"{where} holds {call!r:.80}: its function needs a str name and str arguments"
+            f"{where} holds {_short(call)}: its function needs a str name and str arguments"
         )
 
 
@@ -333,15 +345,15 @@ class Message:
             content = list(content)
         else:
             raise TypeError(
-                f"Message.content must be a str, None or a sequence of parts, not {content!r:.80}"
+                f"Message.content must be a str, None or a sequence of parts, not {_short(content)}"
             )
         _check_str(name, "Message.name", optional=True)
         _check_str(tool_call_id, "Message.tool_call_id", optional=True)
         if isinstance(tool_calls, (str, bytes, Mapping)) or not isinstance(tool_calls, Iterable):
-            raise TypeError(f"Message.tool_calls must be a sequence, not {tool_calls!r:.80}")
+            raise TypeError(f"Message.tool_calls must be a sequence, not {_short(tool_calls)}")
         calls = [_to_tool_call(call).to_dict() for call in tool_calls]
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"Message.metadata must be a mapping, not {metadata!r:.80}")
+            raise TypeError(f"Message.metadata must be a mapping, not {_short(metadata)}")
         payload: dict[str, Any] = {}
         if role is not None:
             payload["role"] = role
@@ -534,7 +546,7 @@ class Message:
             wrong type, or a value cannot be held in JSON
         """
         if not isinstance(data, Mapping):
-            raise SerializationError(f"a message must be a JSON object, not {data!r:.200}")
+            raise SerializationError(f"a message must be a JSON object, not {_short(data)}")
         if not data:
             raise SerializationError("an empty JSON object is not a message")
         try:
@@ -543,7 +555,7 @@ class Message:
             _check_stamp(id, created_at)
             raw = _encode_json(data)
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-            raise SerializationError(f"malformed message {data!r:.200}: {exc}") from exc
+            raise SerializationError(f"malformed message {_short(data)}: {exc}") from exc
         return cls._from_raw(raw, id, None if created_at is None else float(created_at))
 
     # -- value semantics ---------------------------------------------------------------
@@ -573,15 +585,15 @@ _set_view: Callable[[Message, _View], None] = Message.__dict__["_view"].__set__
 def _check_stamp(id: object, created_at: object) -> None:  # noqa: A002
     if id is not None:
         if not isinstance(id, str):
-            raise TypeError(f"a message id must be a str or None, not {id!r:.80}")
+            raise TypeError(f"a message id must be a str or None, not {_short(id)}")
         if not 0 < len(id) <= 512 or not id.isprintable():
-            raise ValueError(f"a message id must be 1 to 512 printable characters, not {id!r:.80}")
+            raise ValueError(f"a message id must be 1 to 512 printable characters: {_short(id)}")
     if created_at is not None and (
         isinstance(created_at, bool)
         or not isinstance(created_at, (int, float))
         or not math.isfinite(created_at)
     ):
-        raise TypeError(f"created_at must be epoch seconds or None, not {created_at!r:.80}")
+        raise TypeError(f"created_at must be epoch seconds or None, not {_short(created_at)}")
 
 
 # -- ids -----------------------------------------------------------------------------------
@@ -812,4 +824,4 @@ def as_messages(value: object) -> tuple[Message, ...]:
     """Validate what a caller passed as messages; a tuple of Message or ``TypeError``."""
     if isinstance(value, Conversation):
         return tuple(value._messages)
-    raise TypeError(f"expected a Conversation, not {value!r:.80} of type {type(value).__name__}")
+    raise TypeError(f"expected a Conversation, not {_short(value)} of type {type(value).__name__}")
