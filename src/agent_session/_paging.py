@@ -29,7 +29,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         if not isinstance(session_id, str) or not math.isfinite(updated_at):
             raise ValueError
         return float(updated_at), session_id
-    except (ValueError, TypeError, AttributeError, UnicodeError):
+    except (ValueError, TypeError, AttributeError, UnicodeError, OverflowError, RecursionError):
         raise ValueError(
             f"invalid cursor {cursor!r:.80}: pass the next_cursor of a previous page"
         ) from None
@@ -57,8 +57,12 @@ class FindQuery:
                 raise TypeError(f"{name} must be epoch seconds (a number) or None, not {value!r}")
             # NaN compares false in Python but above every number in PostgreSQL: refuse it
             # rather than let stores disagree.
-            if value is not None and math.isnan(value):
-                raise ValueError(f"{name} must be epoch seconds or None, not {value!r}")
+            try:
+                bad = value is not None and math.isnan(value)
+            except OverflowError:  # an int past every float
+                bad = True
+            if bad:
+                raise ValueError(f"{name} must be epoch seconds or None, not {value!r:.40}")
         checked = check_limit(limit)
         if checked is None:
             raise TypeError("limit must be a positive int")

@@ -166,7 +166,14 @@ _PURGE = (
 
 
 def _meta(row: Sequence[Any]) -> SessionMetadata:
-    return SessionMetadata(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7]))
+    return SessionMetadata(
+        row[0], float(row[1]), float(row[2]), _time(row[3]), row[4], row[5], row[6], _labels(row[7])
+    )
+
+
+def _time(value: float | None) -> float | None:
+    # SQLite hands back a whole-number REAL as an int: timestamps are floats (defect 13).
+    return None if value is None else float(value)
 
 
 def _labels(text: str) -> Mapping[str, str]:
@@ -426,7 +433,7 @@ class SQLiteEngine:
                 created_at = now
                 kept = labels if labels is not None else EMPTY_LABELS
             else:
-                created_at = row[0]
+                created_at = float(row[0])
                 kept = labels if labels is not None else _labels(row[6])
                 conn.execute(_DELETE_MESSAGES, (session_id,))
                 conn.execute(_DELETE_LABELS, (session_id,))
@@ -485,6 +492,7 @@ class SQLiteEngine:
                 bumped = conn.execute(sql, params).fetchone()
                 if bumped is not None:
                     created_at, expires_at, version, total, size, labels_json, next_seq = bumped
+                    created_at, expires_at = float(created_at), _time(expires_at)
                     if expected_version is not None and expected_version != version - 1:
                         raise VersionConflict(session_id, expected_version, version - 1)
                     if self._limits.active:
@@ -508,6 +516,7 @@ class SQLiteEngine:
                 created_at, version, total, size, labels_json, seq = now, 0, 0, 0, "{}", 0
             else:
                 created_at, _, _, version, total, size, labels_json, seq = row
+                created_at = float(created_at)
             if expected_version is not None and expected_version != version:
                 raise VersionConflict(session_id, expected_version, version)
             if self._limits.active:

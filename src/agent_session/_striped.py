@@ -497,6 +497,8 @@ class StripedCore:
             stripe = self._stripe(session_id)  # raises InvalidSessionId
         entry = stripe.entries.get(session_id)
         if entry is None or self.closed or entry.expires_at is not None:
+            if last is not None:
+                check_last(last)  # a bad argument is reported before a missing session
             entry = self._live(session_id, stripe)  # the slow path: checks and errors
             if self._sliding and entry.ttl is not None:
                 self._slide(stripe, session_id, entry)
@@ -508,7 +510,7 @@ class StripedCore:
             conversation._messages = entry.messages[:count]
             conversation._sized = (count, entry.size)
             return conversation
-        check_last(last)
+        last = check_last(last)
         conversation._messages = entry.messages[max(count - last, 0) : count] if last else []
         conversation._sized = (0, 0)
         return conversation
@@ -539,7 +541,7 @@ class StripedCore:
     def list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         self._check_open()
         check_prefix(prefix)
-        check_limit(limit)
+        limit = check_limit(limit)
         ids = sorted(
             meta.session_id
             for meta in self._live_metas()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import Enum
@@ -11,6 +12,7 @@ from types import MappingProxyType
 from typing import Final, Literal, NamedTuple
 
 from ._errors import CapacityExceeded, InvalidSessionId
+from ._fakeclock import FakeClock
 from ._metadata import EMPTY_LABELS
 from ._model import Conversation, Message
 from ._serialization import message_size
@@ -82,6 +84,15 @@ def check_session_id(session_id: object) -> str:
     return session_id
 
 
+#: The most ``last`` and ``limit`` ever need: counts above it are read as it (every
+#: backend holds it, PostgreSQL's 32-bit ints included, even with one row over a page).
+MAX_COUNT = 2**30
+#: The largest version, limit or byte count a store can hold (a signed 64-bit int).
+MAX_INT64 = 2**63 - 1
+#: The largest ``max_messages``: PostgreSQL counts messages in a 32-bit int.
+MAX_MESSAGES = 2**31 - 1
+
+
 def check_ttl(ttl: object, what: str = "ttl") -> float | None:
     """Seconds of a TTL given as seconds or ``timedelta``; None means no expiry.
 
@@ -93,7 +104,12 @@ def check_ttl(ttl: object, what: str = "ttl") -> float | None:
     if isinstance(ttl, timedelta):
         seconds = ttl.total_seconds()
     elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
-        seconds = float(ttl)
+        try:
+            seconds = float(ttl)
+        except OverflowError:  # an int past every float: ten to the 400th, say
+            raise ValueError(
+                f"{what} must be a finite number of seconds, not an int of {len(str(ttl))} digits"
+            ) from None
     else:
         raise TypeError(
             f"{what} must be seconds (a number), a timedelta or None, not {ttl!r} "
@@ -121,6 +137,8 @@ def check_expected_version(value: object) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"expected_version must be an int >= 0 or None, not {value!r}")
+    if value > MAX_INT64:
+        raise ValueError(f"expected_version must be at most 2**63 - 1, not {value}")
     return value
 
 
@@ -130,12 +148,13 @@ def check_last(value: object) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"last must be an int >= 0 or None, not {value!r}")
-    return value
+    return min(value, MAX_COUNT)
 
 
 def check_limit(value: object, what: str = "limit") -> int | None:
-    """None (no limit) or a positive page size / count."""
-    return check_positive_int(value, what)
+    """None (no limit) or a positive page size / count (at most :data:`MAX_COUNT`)."""
+    checked = check_positive_int(value, what)
+    return None if checked is None else min(checked, MAX_COUNT)
 
 
 def check_prefix(value: object) -> str | None:
@@ -175,7 +194,15 @@ def check_clock(clock: object) -> Clock:
     """A zero-argument callable returning epoch seconds."""
     if not callable(clock):
         raise TypeError(f"clock must be a callable returning epoch seconds, not {clock!r}")
-    return clock  # callable() narrows it; the signature is the caller's promise
+    if clock is time.time or isinstance(clock, FakeClock):
+        return clock  # floats already
+    source = clock
+
+    def as_float() -> float:
+        # A clock of whole seconds must not make timestamps ints (issue 7, defect 13).
+        return float(source())
+
+    return as_float
 
 
 def check_messages(messages: Iterable[object]) -> tuple[Message, ...]:
@@ -202,6 +229,13 @@ class Limits:
         self.max_messages = check_positive_int(max_messages, "max_messages")
         self.max_message_bytes = check_positive_int(max_message_bytes, "max_message_bytes")
         self.max_session_bytes = check_positive_int(max_session_bytes, "max_session_bytes")
+        for name, value, most in (
+            ("max_messages", self.max_messages, MAX_MESSAGES),
+            ("max_message_bytes", self.max_message_bytes, MAX_INT64),
+            ("max_session_bytes", self.max_session_bytes, MAX_INT64),
+        ):
+            if value is not None and value > most:
+                raise ValueError(f"{name} must be at most {most} (or None), not {value}")
         self.active = (
             max_messages is not None
             or max_message_bytes is not None

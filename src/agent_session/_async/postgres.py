@@ -525,7 +525,7 @@ class AsyncPostgresStore(AsyncSessionStore):
         aensure_asyncio(type(self).__name__)
         self._check_open()
         check_session_id(session_id)
-        check_last(last)
+        last = check_last(last)
         query = self._sql.load_sliding if self._sliding else self._sql.load
         params: dict[str, Any] = {"id": session_id, "last": last}
         for _ in range(_ATTEMPTS):
@@ -594,7 +594,7 @@ class AsyncPostgresStore(AsyncSessionStore):
         aensure_asyncio(type(self).__name__)
         self._check_open()
         check_prefix(prefix)
-        check_limit(limit)
+        limit = check_limit(limit)
         return await self._ids(prefix, limit, None)
 
     async def iter_sessions(self, *, prefix: str | None = None) -> AsyncIterator[str]:

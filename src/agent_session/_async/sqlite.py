@@ -153,7 +153,7 @@ class AsyncSQLiteStore(AsyncSessionStore):
     async def load(self, session_id: str, *, last: int | None = None) -> Conversation:
         self._engine.check_open()
         check_session_id(session_id)
-        check_last(last)
+        last = check_last(last)
         return await arun_blocking(self._engine.load, session_id, last)
 
     async def pop(self, session_id: str) -> Message | None:
@@ -181,7 +181,7 @@ class AsyncSQLiteStore(AsyncSessionStore):
     ) -> list[str]:
         self._engine.check_open()
         check_prefix(prefix)
-        check_limit(limit)
+        limit = check_limit(limit)
         return await arun_blocking(self._engine.list_sessions, prefix, limit)
 
     async def iter_sessions(self, *, prefix: str | None = None) -> AsyncIterator[str]:

@@ -15,6 +15,7 @@ only when a test advances the clock.
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -429,6 +430,59 @@ class AsyncStoreContract:
         await store.pop("s1")
         await store.pop("s1")
         assert _texts(await store.load("s1", last=2)) == ["2", "3"]
+
+    async def test_huge_counts_read_as_all(self, store: AsyncSessionStore) -> None:
+        # Issue 7, defect 7: PostgreSQL and Redis failed with BackendError on these.
+        await store.save("s1", Conversation([_user(str(i)) for i in range(3)]))
+        for huge in (2**31, 2**63, sys.maxsize, 10**30):
+            assert _texts(await store.load("s1", last=huge)) == ["0", "1", "2"]
+            assert await store.list_sessions(limit=huge) == ["s1"]
+            assert [m.session_id for m in (await store.find_sessions(limit=huge)).items] == ["s1"]
+
+    async def test_numbers_no_backend_holds_are_refused_up_front(
+        self, store: AsyncSessionStore
+    ) -> None:
+        # Issue 7, defects 7 and 8: BackendError, OverflowError, or accepted and then failing.
+        await store.save("s1", Conversation([_user("kept")]))
+        with pytest.raises(ValueError, match="expected_version"):
+            await store.append("s1", _user("x"), expected_version=2**63)
+        with pytest.raises(ValueError, match="ttl"):
+            await store.append("s1", _user("x"), ttl=10**400)
+        with pytest.raises(ValueError, match="updated_after"):
+            await store.find_sessions(updated_after=10**400)
+        crafted = ["[1e400," + '"x"]', "[[", "[1" + "0" * 400 + ',"x"]', "[" * 5000]
+        for text in crafted:  # a web client's doctored cursor, base64 as ours are
+            cursor = base64.urlsafe_b64encode(text.encode()).decode()
+            with pytest.raises(ValueError, match="cursor"):
+                await store.find_sessions(cursor=cursor)
+        assert _texts(await store.load("s1")) == ["kept"]
+        for option, value in (("max_messages", 2**31), ("max_session_bytes", 2**63)):
+            with pytest.raises(ValueError, match=option):
+                await self.make_store(clock=FakeClock(), **{option: value})
+
+    async def test_timestamps_are_floats_whatever_the_clock_returns(self) -> None:
+        # Issue 7, defect 13: SQLite returned ints from a clock of whole seconds.
+        store = await self.fresh_store(clock=lambda: 1_700_000_000)
+        try:
+            metas = [
+                await store.save("s1", Conversation([_user("a")]), ttl=10),
+                await store.append("s1", _user("b")),
+                await store.touch("s1"),
+                await store.get_metadata("s1"),
+            ]
+            for meta in metas:
+                stamps = (meta.created_at, meta.updated_at, meta.expires_at)
+                assert all(type(t) is float for t in stamps), stamps
+            assert all(type(m.created_at) is float for m in await store.load("s1"))
+        finally:
+            await store.aclose()
+
+    async def test_bad_arguments_beat_a_missing_session(self, store: AsyncSessionStore) -> None:
+        # Issue 7, defect 12: load("missing", last=-1) raised SessionNotFound.
+        with pytest.raises(ValueError):
+            await store.load("missing", last=-1)
+        with pytest.raises(InvalidSessionId):
+            await store.load("", last=1)
 
     # -- value semantics --------------------------------------------------------------------
 

@@ -526,7 +526,7 @@ class PostgresStore(SessionStore):
         ensure_asyncio(type(self).__name__)
         self._check_open()
         check_session_id(session_id)
-        check_last(last)
+        last = check_last(last)
         query = self._sql.load_sliding if self._sliding else self._sql.load
         params: dict[str, Any] = {"id": session_id, "last": last}
         for _ in range(_ATTEMPTS):
@@ -595,7 +595,7 @@ class PostgresStore(SessionStore):
         ensure_asyncio(type(self).__name__)
         self._check_open()
         check_prefix(prefix)
-        check_limit(limit)
+        limit = check_limit(limit)
         return self._ids(prefix, limit, None)
 
     def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:

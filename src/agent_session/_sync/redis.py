@@ -541,7 +541,7 @@ class RedisStore(SessionStore):
         """
         self._check()
         check_session_id(session_id)
-        check_last(last)
+        last = check_last(last)
         args = [
             _num(self._clock()),
             session_id,
@@ -659,7 +659,7 @@ class RedisStore(SessionStore):
         """
         self._check()
         check_prefix(prefix)
-        check_limit(limit)
+        limit = check_limit(limit)
         found: list[str] = []
         for session_id in self.iter_sessions(prefix=prefix):
             found.append(session_id)

@@ -154,7 +154,7 @@ class SQLiteStore(SessionStore):
     def load(self, session_id: str, *, last: int | None = None) -> Conversation:
         self._engine.check_open()
         check_session_id(session_id)
-        check_last(last)
+        last = check_last(last)
         return run_blocking(self._engine.load, session_id, last)
 
     def pop(self, session_id: str) -> Message | None:
@@ -182,7 +182,7 @@ class SQLiteStore(SessionStore):
     ) -> list[str]:
         self._engine.check_open()
         check_prefix(prefix)
-        check_limit(limit)
+        limit = check_limit(limit)
         return run_blocking(self._engine.list_sessions, prefix, limit)
 
     def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:

@@ -16,6 +16,7 @@ only when a test advances the clock.
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import Iterator, Iterator
 from datetime import timedelta
@@ -430,6 +431,59 @@ class StoreContract:
         store.pop("s1")
         store.pop("s1")
         assert _texts(store.load("s1", last=2)) == ["2", "3"]
+
+    def test_huge_counts_read_as_all(self, store: SessionStore) -> None:
+        # Issue 7, defect 7: PostgreSQL and Redis failed with BackendError on these.
+        store.save("s1", Conversation([_user(str(i)) for i in range(3)]))
+        for huge in (2**31, 2**63, sys.maxsize, 10**30):
+            assert _texts(store.load("s1", last=huge)) == ["0", "1", "2"]
+            assert store.list_sessions(limit=huge) == ["s1"]
+            assert [m.session_id for m in (store.find_sessions(limit=huge)).items] == ["s1"]
+
+    def test_numbers_no_backend_holds_are_refused_up_front(
+        self, store: SessionStore
+    ) -> None:
+        # Issue 7, defects 7 and 8: BackendError, OverflowError, or accepted and then failing.
+        store.save("s1", Conversation([_user("kept")]))
+        with pytest.raises(ValueError, match="expected_version"):
+            store.append("s1", _user("x"), expected_version=2**63)
+        with pytest.raises(ValueError, match="ttl"):
+            store.append("s1", _user("x"), ttl=10**400)
+        with pytest.raises(ValueError, match="updated_after"):
+            store.find_sessions(updated_after=10**400)
+        crafted = ["[1e400," + '"x"]', "[[", "[1" + "0" * 400 + ',"x"]', "[" * 5000]
+        for text in crafted:  # a web client's doctored cursor, base64 as ours are
+            cursor = base64.urlsafe_b64encode(text.encode()).decode()
+            with pytest.raises(ValueError, match="cursor"):
+                store.find_sessions(cursor=cursor)
+        assert _texts(store.load("s1")) == ["kept"]
+        for option, value in (("max_messages", 2**31), ("max_session_bytes", 2**63)):
+            with pytest.raises(ValueError, match=option):
+                self.make_store(clock=FakeClock(), **{option: value})
+
+    def test_timestamps_are_floats_whatever_the_clock_returns(self) -> None:
+        # Issue 7, defect 13: SQLite returned ints from a clock of whole seconds.
+        store = self.fresh_store(clock=lambda: 1_700_000_000)
+        try:
+            metas = [
+                store.save("s1", Conversation([_user("a")]), ttl=10),
+                store.append("s1", _user("b")),
+                store.touch("s1"),
+                store.get_metadata("s1"),
+            ]
+            for meta in metas:
+                stamps = (meta.created_at, meta.updated_at, meta.expires_at)
+                assert all(type(t) is float for t in stamps), stamps
+            assert all(type(m.created_at) is float for m in store.load("s1"))
+        finally:
+            store.close()
+
+    def test_bad_arguments_beat_a_missing_session(self, store: SessionStore) -> None:
+        # Issue 7, defect 12: load("missing", last=-1) raised SessionNotFound.
+        with pytest.raises(ValueError):
+            store.load("missing", last=-1)
+        with pytest.raises(InvalidSessionId):
+            store.load("", last=1)
 
     # -- value semantics --------------------------------------------------------------------
 
