@@ -146,8 +146,15 @@ class _Stripe:
 
     def put(self, key: str, entry: _Entry) -> None:
         """Publish ``entry`` (lock held); the LRU goes first, as it may evict."""
-        if self.lru is not None:
-            self.lru[key] = entry
+        lru = self.lru
+        if lru is not None:
+            expires_at = entry.meta.expires_at
+            if expires_at is not None and not lru.timer() < expires_at:
+                # Expired on arrival: TLRUCache would skip it, so it would never be
+                # evicted and capacity would bound nothing (issue 7, defect 5). Evicted now.
+                self.remove(key)
+                return
+            lru[key] = entry
         self.entries[key] = entry
 
     def remove(self, key: str) -> _Entry | None:

@@ -12,6 +12,7 @@ from agent_session import (
     AsyncLayeredStore,
     BackendError,
     Conversation,
+    InvalidSessionId,
     Message,
     SessionMetadata,
     SessionNotFound,
@@ -163,3 +164,23 @@ async def test_closing_closes_the_layers() -> None:
         await durable.load("s")
     with pytest.raises(TypeError):
         AsyncLayeredStore("not a store")  # type: ignore[arg-type]
+
+
+async def test_bad_arguments_are_refused_before_a_failing_layer_is_asked() -> None:
+    # Issue 7, defect 12: a failing layer turned an invalid id into BackendError.
+    flaky = FlakyLayer()
+    store = AsyncLayeredStore(flaky, AsyncInMemoryStore())
+    await store.save("s", Conversation().add_user("a"))
+    flaky.down = True
+    for call in (
+        lambda: store.load(""),
+        lambda: store.get_metadata("x" * 513),
+        lambda: store.exists("a\nb"),
+    ):
+        with pytest.raises(InvalidSessionId):
+            await call()
+    with pytest.raises(ValueError):
+        await store.load("s", last=-1)
+    with pytest.raises(TypeError):
+        await store.list_sessions(prefix=5)  # type: ignore[arg-type]
+    assert stats(store)[0][3] == 0  # no failure counted against the layer

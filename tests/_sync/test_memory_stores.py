@@ -431,3 +431,16 @@ def test_mixed_hammering_keeps_invariants(factory: Factory) -> None:
         assert meta.message_count == len(loaded)
         assert meta.size_bytes == sum(message_size(m) for m in loaded)
         assert meta.version == writes[session_id], session_id  # no write lost or doubled
+
+
+def test_a_cache_holds_at_most_its_capacity_even_of_sessions_expired_on_arrival() -> None:
+    # Issue 7, defect 5: entries expired when inserted never entered the LRU, so 5,000
+    # of them stayed in a CacheStore(capacity=2).
+    store = CacheStore(1e-8, capacity=2)
+    for n in range(5000):
+        store.save(f"s{n}", Conversation().add_user("x"))
+    store.save("live", Conversation().add_user("x"), ttl=3600)
+    held = sum(len(stripe.entries) for stripe in store._core._stripes)
+    assert held <= 2
+    assert store.list_sessions() == ["live"]
+    store.close()

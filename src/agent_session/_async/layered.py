@@ -12,7 +12,16 @@ from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflic
 from .._layering import Coherence, LayerCounters
 from .._metadata import LayerStats, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
-from .._validation import DEFAULT, Clock, TTLArg, check_clock, check_session_id
+from .._validation import (
+    DEFAULT,
+    Clock,
+    TTLArg,
+    check_clock,
+    check_last,
+    check_limit,
+    check_prefix,
+    check_session_id,
+)
 from .base import AsyncSessionStore
 
 __all__ = ["AsyncLayeredStore"]
@@ -373,6 +382,9 @@ class AsyncLayeredStore(AsyncSessionStore):
             except _CALLER_ERRORS:
                 raise
             except Exception as exc:
+                # A bad argument is the caller's error, not a layer's failure (defect 12).
+                check_session_id(session_id)
+                check_last(last)
                 self._failed(0, "load", session_id, exc)
             else:
                 next(self._counters[0].hits)
@@ -448,12 +460,16 @@ class AsyncLayeredStore(AsyncSessionStore):
                 next(self._counters[index].write_backs)
 
     async def get_metadata(self, session_id: str) -> SessionMetadata:
+        check_session_id(session_id)  # before any layer: a failing one would hide it
+
         async def ask(store: AsyncSessionStore) -> SessionMetadata:
             return await store.get_metadata(session_id)
 
         return await self._answer(ask)
 
     async def exists(self, session_id: str) -> bool:
+        check_session_id(session_id)
+
         async def ask(store: AsyncSessionStore) -> bool:
             return await store.exists(session_id)
 
@@ -462,6 +478,9 @@ class AsyncLayeredStore(AsyncSessionStore):
     async def list_sessions(
         self, *, prefix: str | None = None, limit: int | None = None
     ) -> list[str]:
+        check_prefix(prefix)
+        check_limit(limit)
+
         async def ask(store: AsyncSessionStore) -> list[str]:
             return await store.list_sessions(prefix=prefix, limit=limit)
 

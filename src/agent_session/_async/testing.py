@@ -477,6 +477,15 @@ class AsyncStoreContract:
         finally:
             await store.aclose()
 
+    async def test_a_prefix_no_id_can_start_with_finds_nothing(
+        self, store: AsyncSessionStore
+    ) -> None:
+        # Issue 7, defect 11: PostgreSQL raised BackendError on a NUL.
+        await store.save("s1", Conversation([_user("a")]))
+        for prefix in ("\x00", "s\x00", "\n"):
+            assert await store.list_sessions(prefix=prefix) == []
+            assert [sid async for sid in store.iter_sessions(prefix=prefix)] == []
+
     async def test_bad_arguments_beat_a_missing_session(self, store: AsyncSessionStore) -> None:
         # Issue 7, defect 12: load("missing", last=-1) raised SessionNotFound.
         with pytest.raises(ValueError):

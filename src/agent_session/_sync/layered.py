@@ -13,7 +13,16 @@ from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflic
 from .._layering import Coherence, LayerCounters
 from .._metadata import LayerStats, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
-from .._validation import DEFAULT, Clock, TTLArg, check_clock, check_session_id
+from .._validation import (
+    DEFAULT,
+    Clock,
+    TTLArg,
+    check_clock,
+    check_last,
+    check_limit,
+    check_prefix,
+    check_session_id,
+)
 from .base import SessionStore
 
 __all__ = ["LayeredStore"]
@@ -374,6 +383,9 @@ class LayeredStore(SessionStore):
             except _CALLER_ERRORS:
                 raise
             except Exception as exc:
+                # A bad argument is the caller's error, not a layer's failure (defect 12).
+                check_session_id(session_id)
+                check_last(last)
                 self._failed(0, "load", session_id, exc)
             else:
                 next(self._counters[0].hits)
@@ -449,12 +461,16 @@ class LayeredStore(SessionStore):
                 next(self._counters[index].write_backs)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
+        check_session_id(session_id)  # before any layer: a failing one would hide it
+
         def ask(store: SessionStore) -> SessionMetadata:
             return store.get_metadata(session_id)
 
         return self._answer(ask)
 
     def exists(self, session_id: str) -> bool:
+        check_session_id(session_id)
+
         def ask(store: SessionStore) -> bool:
             return store.exists(session_id)
 
@@ -463,6 +479,9 @@ class LayeredStore(SessionStore):
     def list_sessions(
         self, *, prefix: str | None = None, limit: int | None = None
     ) -> list[str]:
+        check_prefix(prefix)
+        check_limit(limit)
+
         def ask(store: SessionStore) -> list[str]:
             return store.list_sessions(prefix=prefix, limit=limit)
 

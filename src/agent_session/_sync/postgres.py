@@ -576,6 +576,8 @@ class PostgresStore(SessionStore):
         return bool(rows) and not _expired(rows[0][0], now)
 
     def _ids(self, prefix: str | None, limit: int | None, after: str | None) -> list[str]:
+        if prefix and "\x00" in prefix:
+            return []  # no id holds a NUL, and PostgreSQL text cannot carry one (defect 11)
         upper = prefix_upper_bound(prefix) if prefix else None
         query = self._sql.list_sessions(
             bool(prefix), upper is not None, after is not None, limit is not None

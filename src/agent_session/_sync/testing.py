@@ -478,6 +478,15 @@ class StoreContract:
         finally:
             store.close()
 
+    def test_a_prefix_no_id_can_start_with_finds_nothing(
+        self, store: SessionStore
+    ) -> None:
+        # Issue 7, defect 11: PostgreSQL raised BackendError on a NUL.
+        store.save("s1", Conversation([_user("a")]))
+        for prefix in ("\x00", "s\x00", "\n"):
+            assert store.list_sessions(prefix=prefix) == []
+            assert [sid for sid in store.iter_sessions(prefix=prefix)] == []
+
     def test_bad_arguments_beat_a_missing_session(self, store: SessionStore) -> None:
         # Issue 7, defect 12: load("missing", last=-1) raised SessionNotFound.
         with pytest.raises(ValueError):
