@@ -47,3 +47,43 @@ def test_two_processes_open_fresh_tables_at_once(postgres_dsn: str, prefix: str)
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
         rows = conn.execute(f'SELECT version FROM "{prefix}schema"').fetchall()
     assert rows == [(1,)]  # migrated exactly once
+
+
+def test_pop_under_steady_appends_never_gives_up(postgres_dsn: str, prefix: str) -> None:
+    # Issue 7, defect 10: pop retried on a changed snapshot and gave up after 50 tries.
+    # Now it locks the session row: every pop succeeds, and no message is lost or doubled.
+    import threading
+    import time
+
+    from agent_session import Message
+
+    with PostgresStore(postgres_dsn, table_prefix=prefix, pool_kwargs={"max_size": 6}) as store:
+        store.append("s", *[Message("user", f"seed {i}") for i in range(200)])
+        stop = threading.Event()
+        appended: list[str] = []
+
+        def appender(worker: int) -> None:
+            n = 0
+            while not stop.is_set() and n < 2000:
+                text = f"w{worker}-{n}"
+                store.append("s", Message("user", text))
+                appended.append(text)
+                n += 1
+
+        threads = [threading.Thread(target=appender, args=(w,)) for w in range(3)]
+        for thread in threads:
+            thread.start()
+        popped: list[str] = []
+        deadline = time.monotonic() + 20
+        try:
+            while len(popped) < 150 and time.monotonic() < deadline:
+                message = store.pop("s")
+                assert message is not None
+                popped.append(message.text)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+        assert len(popped) == 150
+        left = [m.text for m in store.load("s")]
+        assert sorted(left + popped) == sorted([f"seed {i}" for i in range(200)] + appended)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent_session import open_store
 from agent_session._urls import parse_store_url
 
 
@@ -27,3 +28,18 @@ def test_store_urls() -> None:
     ]:
         with pytest.raises(ValueError, match=match):
             parse_store_url(bad)
+
+
+def test_driver_parameters_keep_their_spaces() -> None:
+    # Issue 7, defect 14: urlencode wrote "+" for a space, which libpq does not decode.
+    parsed = parse_store_url("postgresql://u@h/db?options=-c%20search_path%3Dapp&table_prefix=t_")
+    assert parsed.target == "postgresql://u@h/db?options=-c%20search_path%3Dapp"
+
+
+def test_an_unknown_redis_url_parameter_is_refused_when_the_store_opens(redis_url: str) -> None:
+    # Issue 7, defect 15: it opened fine, then the first call raised TypeError.
+    for bad in ("cluster=true", "colour=blue"):
+        with pytest.raises(ValueError, match=bad.split("=")[0]):
+            open_store(f"{redis_url}?{bad}")
+    with open_store(f"{redis_url}?socket_keepalive=true&client_name=me&prefix=t:u:") as store:
+        assert not store.exists("nobody")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["StoreURL", "parse_store_url"]
 
@@ -111,7 +111,8 @@ def parse_store_url(url: str) -> StoreURL:
             if not target:
                 raise ValueError(f"store URL {url!r} names no database file")
     elif kind in ("postgresql", "redis"):
-        target = urlunsplit(parts._replace(query=urlencode(passthrough)))
+        # %20, not +, for a space: libpq does not read + as one (issue 7, defect 14).
+        target = urlunsplit(parts._replace(query=urlencode(passthrough, quote_via=quote)))
     elif parts.netloc or parts.path not in ("", "/"):
         raise ValueError(f"store URL {url!r} takes no host or path: use {kind}://?option=value")
     if kind == "cache" and "ttl" not in options:

@@ -375,6 +375,10 @@ def test_a_malformed_meta_field_stops_every_write_before_it_writes(
             assert raised.value.session_id == "s", name
             assert field in str(raised.value), name
             assert (peek.hgetall(meta), peek.lrange(msgs, 0, -1), peek.pttl(meta) > 0) == stored
+        if field != "ttl":  # get_metadata reads every other field (issue 7, defect 6)
+            with pytest.raises(SerializationError) as raised:
+                store.get_metadata("s")
+            assert raised.value.session_id == "s"
         assert store.delete("s")  # a damaged session can still be removed
         assert not peek.exists(meta, msgs)
         assert store.list_sessions() == []

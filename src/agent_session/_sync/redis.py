@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import math
 import time
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from .. import _redis_scripts as scripts
 from .._concurrency import ensure_asyncio
@@ -81,6 +83,30 @@ def _opt_float(text: str) -> float | None:
 
 def _labels(text: str) -> Mapping[str, str]:
     return EMPTY_LABELS if text == "{}" else read_only_labels(text)
+
+
+def _check_url_options(url: str, driver_name: str) -> None:
+    """Refuse a URL parameter the driver does not know, now, not at the first call
+    (redis-py passes unknown ones on to its connection class: a ``TypeError`` later)."""
+    names = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    if not names:
+        return
+    module = importlib.import_module(driver_name + ".connection")
+    known = set(getattr(module, "URL_QUERY_ARGUMENT_PARSERS", ()))
+    for name in ("Connection", "SSLConnection", "UnixDomainSocketConnection", "ConnectionPool"):
+        for klass in getattr(module, name, object).__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            for param in inspect.signature(init).parameters.values():
+                if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                    known.add(param.name)
+    unknown = sorted(names - known - {"self"})
+    if unknown:
+        raise ValueError(
+            f"unknown Redis URL parameter {unknown[0]!r} in {url!r:.200}: redis-py does not "
+            "take it (Redis Cluster needs a RedisCluster client, not a URL parameter)"
+        )
 
 
 def _glob_escape(text: str) -> str:
@@ -166,6 +192,7 @@ class RedisStore(SessionStore):
         self._clock = check_clock(clock)
         self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
         if isinstance(url_or_client, str):
+            _check_url_options(url_or_client, driver.__name__)
             self._client = driver.Redis.from_url(
                 url_or_client,
                 decode_responses=True,
@@ -300,17 +327,24 @@ class RedisStore(SessionStore):
         """Metadata from an HMGET of ``_META_FIELDS``; None if the session is gone."""
         if fields[0] is None:
             return None
-        created, updated, expires, version, count, size, labels = map(_text, fields)
-        return SessionMetadata(
-            session_id,
-            float(created),
-            float(updated),
-            _opt_float(expires),
-            int(count),
-            int(size),
-            int(version),
-            _labels(labels),
-        )
+        try:
+            created, updated, expires, version, count, size, labels = map(_text, fields)
+            return SessionMetadata(
+                session_id,
+                float(created),
+                float(updated),
+                _opt_float(expires),
+                int(count),
+                int(size),
+                int(version),
+                _labels(labels),
+            )
+        except (TypeError, ValueError, SerializationError) as exc:  # a field gone or garbled
+            raise SerializationError(
+                f"session {session_id!r} has a missing or malformed field in its Redis meta "
+                f"hash ({exc}); delete the session to start it anew",
+                session_id=session_id,
+            ) from exc
 
     # -- writes -----------------------------------------------------------------------
 
