@@ -611,16 +611,27 @@ def new_message_id(now: float) -> str:
 
 
 def stamp(messages: Iterable[Message], now: float) -> list[Message]:
-    """The messages, each without an id or creation time given both (``now``)."""
-    result = []
+    """The messages, each without an id or creation time given both (``now``).
+
+    On every write path: the id's time and node part is formatted once per call.
+    """
+    result: list[Message] = []
+    append = result.append
+    head = ""
     for message in messages:
         if message._id is None or message._created_at is None:
-            message = Message._from_raw(
-                message._raw,
-                message._id if message._id is not None else new_message_id(now),
-                message._created_at if message._created_at is not None else now,
-            )
-        result.append(message)
+            if not head:
+                head = f"{min(max(int(now * 1000), 0), 0xFFFFFFFFFFFF):012x}{_NODE:010x}"
+            message_id = message._id
+            if message_id is None:
+                message_id = f"{head}{next(_COUNTER) & 0xFFFFFFFF:08x}"
+            created_at = message._created_at
+            raw = message._raw
+            message = _new_message(Message)  # Message._from_raw, inlined: the write path
+            _set_raw(message, raw)
+            _set_id(message, message_id)
+            _set_created_at(message, now if created_at is None else created_at)
+        append(message)
     return result
 
 
