@@ -23,6 +23,7 @@ Every time is a parameter from the store's clock; SQLite's own clock is never us
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -108,17 +109,25 @@ _SELECT_FOR_WRITE = (
 )
 _SELECT_META = f"SELECT {_META_COLUMNS}, ttl FROM sessions WHERE id = ?"
 _SELECT_EXPIRY = "SELECT expires_at FROM sessions WHERE id = ?"
+# A row the fast append may bump: every counter what agent-session wrote, else the
+# slow path reads it and reports it (arithmetic on garbage would hide it: 'abc' + 1 = 1).
+_WELL_FORMED = (
+    "typeof(version) = 'integer' AND typeof(message_count) = 'integer' "
+    "AND message_count >= 0 AND typeof(size_bytes) = 'integer' "
+    "AND typeof(next_seq) = 'integer' AND typeof(created_at) IN ('real', 'integer') "
+    "AND typeof(ttl) IN ('real', 'integer', 'null') AND typeof(labels) = 'text'"
+)
 # The bumped row of a live session, new values; no row: missing or expired.
 _RETURNING_NEW = "RETURNING created_at, expires_at, version, message_count, size_bytes, labels"
 _APPEND_KEEP_TTL = (
     "UPDATE sessions SET updated_at = ?, expires_at = ? + ttl, version = version + 1, "
     "message_count = message_count + ?, size_bytes = size_bytes + ?, next_seq = next_seq + ? "
-    f"WHERE id = ? AND {_LIVE} {_RETURNING_NEW}, next_seq"
+    f"WHERE id = ? AND {_LIVE} AND {_WELL_FORMED} {_RETURNING_NEW}, next_seq"
 )
 _APPEND_SET_TTL = (
     "UPDATE sessions SET updated_at = ?, expires_at = ? + ?, ttl = ?, version = version + 1, "
     "message_count = message_count + ?, size_bytes = size_bytes + ?, next_seq = next_seq + ? "
-    f"WHERE id = ? AND {_LIVE} {_RETURNING_NEW}, next_seq"
+    f"WHERE id = ? AND {_LIVE} AND {_WELL_FORMED} {_RETURNING_NEW}, next_seq"
 )
 _UPDATE_AFTER_APPEND = (
     "UPDATE sessions SET updated_at = ?, expires_at = ?, ttl = ?, version = version + 1, "
@@ -165,9 +174,44 @@ _PURGE = (
 )
 
 
+# Column kinds of the rows read back: "f" a number, "F" a number or NULL, "i" an int,
+# "s" a str. A row that breaks them was changed outside agent-session (issue 7, defect 6).
+_META_KINDS = "sffFiiis"  # _META_COLUMNS
+_META_TTL_KINDS = _META_KINDS + "F"  # _SELECT_META
+_WRITE_KINDS = "fFFiiisi"  # _SELECT_FOR_WRITE
+
+
+def _checked(row: Any, kinds: str, session_id: str) -> Any:
+    """``row`` if each column holds what its kind says, else ``SerializationError``."""
+    for value, kind in zip(row, kinds, strict=True):
+        if kind == "s":
+            ok = isinstance(value, str)
+        elif kind == "i":
+            ok = type(value) is int and value >= 0
+        else:
+            ok = (value is None and kind == "F") or (
+                type(value) in (int, float) and math.isfinite(value)
+            )
+        if not ok:
+            raise SerializationError(
+                f"session {session_id!r} has a malformed row in the sessions table "
+                f"({value!r:.80} where {'text' if kind == 's' else 'a number'} belongs): "
+                "it was changed outside agent-session; delete the session to start it anew",
+                session_id=session_id,
+            )
+    return row
+
+
 def _meta(row: Sequence[Any]) -> SessionMetadata:
     return SessionMetadata(
-        row[0], float(row[1]), float(row[2]), _time(row[3]), row[4], row[5], row[6], _labels(row[7])
+        row[0],
+        float(row[1]),
+        float(row[2]),
+        _time(row[3]),
+        row[4],
+        row[5],
+        row[6],
+        _labels(row[7], row[0]),
     )
 
 
@@ -176,9 +220,17 @@ def _time(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _labels(text: str) -> Mapping[str, str]:
+def _labels(text: str, session_id: str) -> Mapping[str, str]:
     # Most sessions have none: skip the JSON parser on the hot path.
-    return EMPTY_LABELS if text == "{}" else read_only_labels(text)
+    if text == "{}":
+        return EMPTY_LABELS
+    try:
+        return read_only_labels(text)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"session {session_id!r}: {exc}; delete the session to start it anew",
+            session_id=session_id,
+        ) from exc
 
 
 def _bodies(messages: list[Message], now: float) -> list[tuple[str, int]]:
@@ -371,6 +423,8 @@ class SQLiteEngine:
     def _live_row(conn: sqlite3.Connection, session_id: str, now: float) -> tuple[Any, ...] | None:
         """The row of ``_SELECT_FOR_WRITE``, or None; an expired session is wiped first."""
         row: tuple[Any, ...] | None = conn.execute(_SELECT_FOR_WRITE, (session_id,)).fetchone()
+        if row is not None:
+            _checked(row, _WRITE_KINDS, session_id)
         if row is not None and _expired(row[1], now):
             SQLiteEngine._remove(conn, session_id)  # a write to an expired session starts anew
             return None
@@ -388,6 +442,7 @@ class SQLiteEngine:
         row: tuple[Any, ...] | None = conn.execute(_SELECT_META, (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound(session_id)
+        _checked(row, _META_TTL_KINDS, session_id)
         if _expired(row[3], now):
             raise SessionExpired(session_id, row[3])
         return row
@@ -434,7 +489,7 @@ class SQLiteEngine:
                 kept = labels if labels is not None else EMPTY_LABELS
             else:
                 created_at = float(row[0])
-                kept = labels if labels is not None else _labels(row[6])
+                kept = labels if labels is not None else _labels(row[6], session_id)
                 conn.execute(_DELETE_MESSAGES, (session_id,))
                 conn.execute(_DELETE_LABELS, (session_id,))
                 conn.execute(_DELETE_SESSION, (session_id,))
@@ -508,7 +563,7 @@ class SQLiteEngine:
                         total,
                         size,
                         version,
-                        _labels(labels_json),
+                        _labels(labels_json, session_id),
                     )
             # A new or expired session (or an SQLite without RETURNING).
             row = self._live_row(conn, session_id, now)
@@ -545,7 +600,7 @@ class SQLiteEngine:
                 total + count,
                 size + added,
                 version + 1,
-                _labels(labels_json),
+                _labels(labels_json, session_id),
             )
 
     def pop(self, session_id: str) -> Message | None:
@@ -721,7 +776,7 @@ class SQLiteEngine:
         params.append(query.limit + 1)
         with self._lock, self._errors:
             rows = self._connection().execute(sql, params).fetchall()
-        items = [_meta(row) for row in rows[: query.limit]]
+        items = [_meta(_checked(row, _META_KINDS, str(row[0]))) for row in rows[: query.limit]]
         more = len(rows) > query.limit
         cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
         return Page(items, cursor)

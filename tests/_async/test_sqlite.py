@@ -11,7 +11,7 @@ import json
 import os
 import random
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +370,36 @@ async def test_a_corrupted_message_row_raises_serialization_error(path: Path) ->
         # The failed pop removed nothing; the good row still reads.
         assert (await store.get_metadata("s1")).message_count == 2
         assert [m.content for m in await store.load("s1", last=0)] == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("version", "'abc'"), ("message_count", "-1"), ("created_at", "'soon'"), ("labels", "5")],
+)
+async def test_corrupted_session_rows_raise_serialization_error(
+    path: Path, column: str, value: str
+) -> None:
+    # Issue 7, defect 6: version='abc' came back as is; other damage raised TypeError.
+    async with AsyncSQLiteStore(path) as store:
+        await store.append("bad", user("x"))
+        await store.append("good", user("y"))
+    db = raw(path)
+    db.execute(f"UPDATE sessions SET {column} = {value} WHERE id = 'bad'")
+    db.close()
+    async with AsyncSQLiteStore(path) as store:
+        calls: list[Callable[[], Any]] = [
+            lambda: store.get_metadata("bad"),
+            lambda: store.touch("bad"),
+            lambda: store.append("bad", user("z")),
+            lambda: store.save("bad", Conversation()),
+        ]
+        if column != "labels":  # pop reads no labels: it works on
+            calls.append(lambda: store.pop("bad"))
+        for call in calls:
+            with pytest.raises(SerializationError) as raised:
+                await call()
+            assert raised.value.session_id == "bad"
+        assert [m.text for m in await store.load("good")] == ["y"]  # the others still read
 
 
 async def test_corrupted_labels_raise_serialization_error(path: Path) -> None:
