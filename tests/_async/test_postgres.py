@@ -159,8 +159,9 @@ async def test_corrupted_rows_raise_serialization_error(postgres_dsn: str, prefi
         with pytest.raises(SerializationError):
             await store.load("s")
         query(postgres_dsn, f'UPDATE "{prefix}sessions" SET labels = \'{{"k": 1}}\'')
-        with pytest.raises(SerializationError):
+        with pytest.raises(SerializationError) as raised:
             await store.get_metadata("t")
+        assert raised.value.session_id == "t"  # issue 7, defect 13
 
 
 async def test_a_pop_that_cannot_decode_the_newest_message_keeps_it(

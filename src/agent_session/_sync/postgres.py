@@ -66,8 +66,16 @@ def _expired(expires_at: float | None, now: float) -> bool:
     return expires_at is not None and expires_at <= now
 
 
-def _labels(text: str) -> Mapping[str, str]:
-    return EMPTY_LABELS if text == "{}" else MappingProxyType(decode_labels(text))
+def _labels(text: str, session_id: str) -> Mapping[str, str]:
+    if text == "{}":
+        return EMPTY_LABELS
+    try:
+        return MappingProxyType(decode_labels(text))
+    except SerializationError as exc:  # name the session (issue 7, defect 13)
+        raise SerializationError(
+            f"session {session_id!r}: {exc}; delete the session to start it anew",
+            session_id=session_id,
+        ) from exc
 
 
 def _check_no_nul(labels: Mapping[str, str]) -> None:
@@ -339,7 +347,14 @@ class PostgresStore(SessionStore):
             if rows:
                 row = rows[0]
                 return SessionMetadata(
-                    session_id, row[0], row[1], row[2], row[3], row[4], row[5], _labels(row[6])
+                    session_id,
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5],
+                    _labels(row[6], session_id),
                 )
             state = self._run(self._sql.state, params, retry=True)
             if state and not _expired(state[0][1], now):
@@ -497,7 +512,14 @@ class PostgresStore(SessionStore):
         if not done:
             raise SessionExpired(session_id, old_expiry)
         return SessionMetadata(
-            session_id, created_at, updated_at, expires_at, count, size, version, _labels(labels)
+            session_id,
+            created_at,
+            updated_at,
+            expires_at,
+            count,
+            size,
+            version,
+            _labels(labels, session_id),
         )
 
     def delete(self, session_id: str) -> bool:
@@ -564,7 +586,7 @@ class PostgresStore(SessionStore):
         if _expired(row[2], now):
             raise SessionExpired(session_id, row[2])
         return SessionMetadata(
-            session_id, row[0], row[1], row[2], row[3], row[4], row[5], _labels(row[6])
+            session_id, row[0], row[1], row[2], row[3], row[4], row[5], _labels(row[6], session_id)
         )
 
     def exists(self, session_id: str) -> bool:
@@ -645,7 +667,9 @@ class PostgresStore(SessionStore):
         }
         rows = self._run(sql, params, retry=True)
         items = [
-            SessionMetadata(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7]))
+            SessionMetadata(
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], _labels(row[7], row[0])
+            )
             for row in rows[: query.limit]
         ]
         more = len(rows) > query.limit
