@@ -88,7 +88,6 @@ class _Known(msgspec.Struct, gc=False):
 
 _decode_stored = msgspec.json.Decoder(_Stored).decode
 _decode_stored_list = msgspec.json.Decoder(list[_Stored]).decode
-_decode_known = msgspec.json.Decoder(_Known).decode
 _decode_known_list = msgspec.json.Decoder(list[_Known]).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_any = msgspec.json.decode

@@ -33,6 +33,8 @@ from agent_session._concurrency import asleep
 from agent_session._drivers import aredis_driver
 from agent_session.testing import FakeClock
 
+from .stalled_clock import LATE_WRITES, check_a_stalled_write
+
 # Ids that could break a key layout: separators, braces (hash tag delimiters) in
 # every position, non-ASCII text, index key names, the longest id allowed.
 SPECIAL_IDS = [
@@ -570,35 +572,13 @@ async def test_an_empty_prefix_is_refused(redis_url: str) -> None:
         AsyncRedisStore(redis_url, prefix="")
 
 
-@pytest.mark.parametrize("late_write", ["append", "save", "pop", "touch", "load"])
+@pytest.mark.parametrize("late_write", LATE_WRITES)
 async def test_a_write_that_read_the_clock_then_stalled_never_moves_time_back(
     redis_url: str, prefix: str, late_write: str
 ) -> None:
-    # Issue 7, defect 1: the clock is read before the round trip, so a write can reach
-    # Redis after a later one. A clock set back stands for the stalled write's reading.
     clock = FakeClock(1000.0)
-    store = AsyncRedisStore(redis_url, prefix=prefix, clock=clock, default_ttl=1.5, sliding=True)
-    async with store:
-        await store.append("s", _user("m0"))
-        clock.set(1000.5)
-        acked = await store.append("s", _user("m1"))  # acknowledged live until 1002.0
-        assert acked.expires_at == 1002.0
-        clock.set(1000.0)  # the stalled write read the clock at t0
-        if late_write == "append":
-            await store.append("s", _user("m2"))
-        elif late_write == "save":
-            await store.save("s", Conversation([_user("m0"), _user("m1"), _user("m2")]))
-        elif late_write == "pop":
-            await store.pop("s")
-        elif late_write == "touch":
-            await store.touch("s")
-        else:
-            await store.load("s")
-        meta = await store.get_metadata("s")
-        assert meta.updated_at >= acked.updated_at
-        assert meta.expires_at is not None and meta.expires_at >= 1002.0
-        clock.set(1001.7)
-        assert (await store.get_metadata("s")).expires_at == meta.expires_at
-        version = (await store.append("s", _user("m3"))).version
-        assert version == meta.version + 1  # the same session went on: nothing dropped
-        assert len(await store.load("s")) == meta.message_count + 1
+    await check_a_stalled_write(
+        AsyncRedisStore(redis_url, prefix=prefix, clock=clock, default_ttl=1.5, sliding=True),
+        clock,
+        late_write,
+    )

@@ -31,6 +31,8 @@ from agent_session._concurrency import Nursery
 from agent_session._postgres_sql import SCHEMA_VERSION
 from agent_session.testing import FakeClock
 
+from .stalled_clock import LATE_WRITES, check_a_stalled_write
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -317,37 +319,15 @@ def test_repr_hides_the_password() -> None:
     store.close()
 
 
-@pytest.mark.parametrize("late_write", ["append", "save", "pop", "touch", "load"])
+@pytest.mark.parametrize("late_write", LATE_WRITES)
 def test_a_write_that_read_the_clock_then_stalled_never_moves_time_back(
     postgres_dsn: str, prefix: str, late_write: str
 ) -> None:
-    # Issue 7, defect 1: the clock is read before the round trip, so a write can reach
-    # the server after a later one. A clock set back stands for the stalled write's reading.
     clock = FakeClock(1000.0)
-    store = PostgresStore(
-        postgres_dsn, table_prefix=prefix, clock=clock, default_ttl=1.5, sliding=True
+    check_a_stalled_write(
+        PostgresStore(
+            postgres_dsn, table_prefix=prefix, clock=clock, default_ttl=1.5, sliding=True
+        ),
+        clock,
+        late_write,
     )
-    with store:
-        store.append("s", _user("m0"))
-        clock.set(1000.5)
-        acked = store.append("s", _user("m1"))  # acknowledged live until 1002.0
-        assert acked.expires_at == 1002.0
-        clock.set(1000.0)  # the stalled write read the clock at t0
-        if late_write == "append":
-            store.append("s", _user("m2"))
-        elif late_write == "save":
-            store.save("s", Conversation([_user("m0"), _user("m1"), _user("m2")]))
-        elif late_write == "pop":
-            store.pop("s")
-        elif late_write == "touch":
-            store.touch("s")
-        else:
-            store.load("s")
-        meta = store.get_metadata("s")
-        assert meta.updated_at >= acked.updated_at
-        assert meta.expires_at is not None and meta.expires_at >= 1002.0
-        clock.set(1001.7)
-        assert (store.get_metadata("s")).expires_at == meta.expires_at
-        version = (store.append("s", _user("m3"))).version
-        assert version == meta.version + 1  # the same session went on: nothing dropped
-        assert len(store.load("s")) == meta.message_count + 1
