@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from agent_session import SessionStore
 from agent_session._serialization import message_size
@@ -46,6 +47,24 @@ def check_cross_process_appends(
         assert mine == [f"w{n}:{i}" for i in range(per_process)]
 
 
+def _settled(store: SessionStore, session_id: str) -> tuple[list[Any], Any]:
+    """The messages and metadata of one moment.
+
+    A killed client's last COMMIT may still be on its way to a server (PostgreSQL goes on
+    with a transaction until it notices the client is gone), so a load and a metadata read
+    straddling it would disagree without anything being wrong. Read until the version is the
+    same before and after the load, bounded at 5 s.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        before = store.get_metadata(session_id)
+        messages = store.load(session_id)
+        after = store.get_metadata(session_id)
+        if before.version == after.version or time.monotonic() > deadline:
+            return list(messages), after
+        time.sleep(0.1)
+
+
 def check_kill_keeps_acknowledged(store: SessionStore, url: str, at_least: int = 50) -> None:
     """SIGKILL a child mid-append; every append it acknowledged is there afterwards."""
     child = _child("append_forever", url, "durable")
@@ -71,12 +90,11 @@ def check_kill_keeps_acknowledged(store: SessionStore, url: str, at_least: int =
     # The child went on appending until the signal landed: count what it printed since.
     for line in out.splitlines():
         acknowledged = max(acknowledged, int(line))
-    messages = store.load("durable")
+    messages, meta = _settled(store, "durable")
     contents = [m.content for m in messages]
     # Every acknowledged append is there, in order; at most the one in flight is extra.
     assert contents[: acknowledged + 1] == [str(i) for i in range(acknowledged + 1)]
     assert len(contents) in (acknowledged + 1, acknowledged + 2), (len(contents), acknowledged)
-    meta = store.get_metadata("durable")
     assert meta.message_count == len(messages)
     assert meta.size_bytes == sum(message_size(m) for m in messages)
 
