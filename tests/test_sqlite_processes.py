@@ -20,7 +20,7 @@ from durable_checks import (
 )
 
 from agent_session import AsyncSQLiteStore, Message, SQLiteStore
-from agent_session._sqlite_engine import SCHEMA_VERSION
+from agent_session._backends.sqlite import SCHEMA_VERSION
 
 
 def url(path: Path) -> str:

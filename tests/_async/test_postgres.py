@@ -26,8 +26,8 @@ from agent_session import (
     SerializationError,
     open_async_store,
 )
+from agent_session._backends.postgres import SCHEMA_VERSION
 from agent_session._concurrency import AsyncNursery
-from agent_session._postgres_sql import SCHEMA_VERSION
 from agent_session.testing import FakeClock
 
 from .stalled_clock import LATE_WRITES, check_a_stalled_write

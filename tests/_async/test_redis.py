@@ -29,8 +29,8 @@ from agent_session import (
     VersionConflict,
     open_async_store,
 )
+from agent_session._backends.redis import aredis_driver
 from agent_session._concurrency import asleep
-from agent_session._drivers import aredis_driver
 from agent_session.testing import FakeClock
 
 from .stalled_clock import LATE_WRITES, check_a_stalled_write

@@ -27,8 +27,8 @@ from agent_session import (
     SerializationError,
     open_store,
 )
+from agent_session._backends.postgres import SCHEMA_VERSION
 from agent_session._concurrency import Nursery
-from agent_session._postgres_sql import SCHEMA_VERSION
 from agent_session.testing import FakeClock
 
 from .stalled_clock import LATE_WRITES, check_a_stalled_write

@@ -30,8 +30,8 @@ from agent_session import (
     VersionConflict,
     open_store,
 )
+from agent_session._backends.redis import redis_driver
 from agent_session._concurrency import sleep
-from agent_session._drivers import redis_driver
 from agent_session.testing import FakeClock
 
 from .stalled_clock import LATE_WRITES, check_a_stalled_write

@@ -29,8 +29,8 @@ from agent_session import (
     StoreClosed,
     open_store,
 )
+from agent_session._backends.sqlite import HAS_RETURNING, SCHEMA_VERSION
 from agent_session._serialization import decode_message, message_size
-from agent_session._sqlite_engine import HAS_RETURNING, SCHEMA_VERSION
 from agent_session.testing import FakeClock
 
 

@@ -9,8 +9,14 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .._backends.postgres import (
+    SCHEMA_VERSION,
+    PostgresSQL,
+    apostgres_driver,
+    check_identifiers,
+    connection_usable,
+)
 from .._concurrency import AsyncLock, aensure_asyncio
-from .._drivers import apostgres_driver
 from .._errors import (
     BackendError,
     SerializationError,
@@ -23,7 +29,6 @@ from .._errors import (
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
 from .._paging import FindQuery, encode_cursor, prefix_upper_bound
-from .._postgres_sql import SCHEMA_VERSION, PostgresSQL, check_identifiers, connection_usable
 from .._serialization import (
     decode_labels,
     decode_message,

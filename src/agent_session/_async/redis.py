@@ -1,7 +1,8 @@
 """``AsyncRedisStore``: sessions in Redis (redis-py), one Lua script per write.
 
 The module is named ``redis.py`` like the driver: imports here are relative and the
-driver is loaded by absolute name (``_drivers``), so the two never shadow each other.
+driver is loaded by absolute name (``_backends.redis.aredis_driver``), so the two
+never shadow each other.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import _redis_scripts as scripts
+from .._backends import redis as scripts
 from .._concurrency import aensure_asyncio
-from .._drivers import aredis_driver
 from .._errors import (
     BackendError,
     SerializationError,
@@ -171,7 +171,7 @@ class AsyncRedisStore(AsyncSessionStore):
         max_session_bytes: int | None = None,
         socket_timeout: float = 5.0,
     ) -> None:
-        driver, errors = aredis_driver()
+        driver, errors = scripts.aredis_driver()
         # Stateless: one instance serves every call.
         self._backend_errors = map_backend_errors("Redis", errors)
         if not isinstance(prefix, str):

@@ -8,12 +8,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 
+from .._backends.sqlite import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
 from .._concurrency import arun_blocking
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
 from .._serialization import messages_size
-from .._sqlite_engine import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
 from .._validation import (
     DEFAULT,
     Clock,

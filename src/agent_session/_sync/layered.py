@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator, Callable, Mapping
 from typing import TypeVar
 
+from .._backends.layering import Coherence, LayerCounters
 from .._concurrency import Result
 from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
-from .._layering import Coherence, LayerCounters
 from .._metadata import LayerStats, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
 from .._validation import (

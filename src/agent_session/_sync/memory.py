@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from .._striped import DEFAULT_STRIPES, StripedCore
+from .._backends.striped import DEFAULT_STRIPES, StripedCore
 from .._validation import Clock, Limits, check_clock, check_ttl
 from .striped_store import StripedStore
 

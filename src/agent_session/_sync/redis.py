@@ -2,7 +2,8 @@
 """``RedisStore``: sessions in Redis (redis-py), one Lua script per write.
 
 The module is named ``redis.py`` like the driver: imports here are relative and the
-driver is loaded by absolute name (``_drivers``), so the two never shadow each other.
+driver is loaded by absolute name (``_backends.redis.redis_driver``), so the two
+never shadow each other.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import _redis_scripts as scripts
+from .._backends import redis as scripts
 from .._concurrency import ensure_asyncio
-from .._drivers import redis_driver
 from .._errors import (
     BackendError,
     SerializationError,
@@ -172,7 +172,7 @@ class RedisStore(SessionStore):
         max_session_bytes: int | None = None,
         socket_timeout: float = 5.0,
     ) -> None:
-        driver, errors = redis_driver()
+        driver, errors = scripts.redis_driver()
         # Stateless: one instance serves every call.
         self._backend_errors = map_backend_errors("Redis", errors)
         if not isinstance(prefix, str):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from .._backends.striped import StripedCore
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
-from .._striped import StripedCore
 from .._validation import DEFAULT, TTLArg, check_prefix
 from .base import SessionStore
 

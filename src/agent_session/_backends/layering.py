@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import threading
 
-from ._metadata import LayerStats
+from .._metadata import LayerStats
 
 __all__ = ["Coherence", "LayerCounters"]
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._errors import (
+from .._errors import (
     SerializationError,
     SessionExpired,
     SessionNotFound,
@@ -39,10 +39,10 @@ from ._errors import (
     VersionConflict,
     map_backend_errors,
 )
-from ._metadata import EMPTY_LABELS, Page, SessionMetadata
-from ._model import Conversation, Message, stamp
-from ._paging import FindQuery, encode_cursor, prefix_upper_bound
-from ._serialization import (
+from .._metadata import EMPTY_LABELS, Page, SessionMetadata
+from .._model import Conversation, Message, stamp
+from .._paging import FindQuery, encode_cursor, prefix_upper_bound
+from .._serialization import (
     decode_message,
     decode_messages,
     encode_labels,
@@ -50,7 +50,7 @@ from ._serialization import (
     message_size,
     read_only_labels,
 )
-from ._validation import DEFAULT, Default, Limits
+from .._validation import DEFAULT, Default, Limits
 
 __all__ = ["SCHEMA_VERSION", "SQLiteEngine", "SYNCHRONOUS_MODES", "sqlite_path"]
 

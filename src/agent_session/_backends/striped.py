@@ -31,18 +31,18 @@ from typing import Any
 
 from cachetools import TLRUCache
 
-from ._errors import (
+from .._errors import (
     CapacityExceeded,
     SessionExpired,
     SessionNotFound,
     StoreClosed,
     VersionConflict,
 )
-from ._metadata import EMPTY_LABELS, Page, SessionMetadata
-from ._model import Conversation, Message, stamp
-from ._paging import FindQuery, page_of
-from ._serialization import conversation_size, message_size, messages_size
-from ._validation import (
+from .._metadata import EMPTY_LABELS, Page, SessionMetadata
+from .._model import Conversation, Message, stamp
+from .._paging import FindQuery, page_of
+from .._serialization import conversation_size, message_size, messages_size
+from .._validation import (
     DEFAULT,
     Clock,
     Limits,

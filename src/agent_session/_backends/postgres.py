@@ -1,7 +1,7 @@
 """The SQL behind both halves of the PostgreSQL store, written once.
 
 Nothing here imports psycopg, so ``import agent_session`` works without the
-``postgres`` extra; the stores load the driver (``_drivers``) when one is built.
+``postgres`` extra; the stores load the driver (``postgres_driver`` below) when one is built.
 
 Layout (every name carries the store's ``table_prefix``, in its ``schema``):
 
@@ -43,12 +43,33 @@ import re
 import select
 from typing import Final
 
+from . import DriverInfo, import_driver
+
 __all__ = [
     "SCHEMA_VERSION",
     "PostgresSQL",
+    "apostgres_driver",
     "check_identifiers",
     "connection_usable",
+    "postgres_driver",
 ]
+
+
+# The loaders come as an async/sync pair so the generated sync half picks the blocking
+# pool by the renamed name (scripts/unasync.py).
+def apostgres_driver() -> DriverInfo:
+    """psycopg, psycopg_pool, ``AsyncConnectionPool`` and the failure exceptions."""
+    pool = import_driver("psycopg_pool", "postgres", "PostgresStore")
+    psycopg = import_driver("psycopg", "postgres", "PostgresStore")
+    return (psycopg, pool, pool.AsyncConnectionPool), (psycopg.Error, pool.PoolTimeout, OSError)
+
+
+def postgres_driver() -> DriverInfo:
+    """psycopg, psycopg_pool, ``ConnectionPool`` and the failure exceptions."""
+    pool = import_driver("psycopg_pool", "postgres", "PostgresStore")
+    psycopg = import_driver("psycopg", "postgres", "PostgresStore")
+    return (psycopg, pool, pool.ConnectionPool), (psycopg.Error, pool.PoolTimeout, OSError)
+
 
 SCHEMA_VERSION: Final = 1
 

@@ -35,7 +35,26 @@ floats are written with ``%.17g`` so no digit is lost.
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "DELETE", "LOAD", "POP", "SAVE", "TOUCH"]
+from . import DriverInfo, import_driver
+
+__all__ = ["APPEND", "DELETE", "LOAD", "POP", "SAVE", "TOUCH", "aredis_driver", "redis_driver"]
+
+
+# The loaders come as an async/sync pair so the generated sync half picks the blocking
+# driver by the renamed name (scripts/unasync.py).
+def aredis_driver() -> DriverInfo:
+    """``redis.asyncio`` and the exceptions that mean the backend failed."""
+    module = import_driver("redis.asyncio", "redis", "RedisStore")
+    exceptions = import_driver("redis.exceptions", "redis", "RedisStore")
+    return module, (exceptions.RedisError, OSError)
+
+
+def redis_driver() -> DriverInfo:
+    """``redis`` (blocking) and the exceptions that mean the backend failed."""
+    module = import_driver("redis", "redis", "RedisStore")
+    exceptions = import_driver("redis.exceptions", "redis", "RedisStore")
+    return module, (exceptions.RedisError, OSError)
+
 
 # `now` never before the session's last write or expiry change (its ``updated``, and
 # ``expires - ttl``): a write that read the clock, then waited on its way here, must
