@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "backend_failure",
     "map_backend_errors",
     "CapacityExceeded",
     "InvalidSessionId",
@@ -108,6 +109,14 @@ class StoreClosed(SessionError):
     def __init__(self, store_name: str) -> None:
         super().__init__(f"this {store_name} store is closed: open a new store to go on")
         self.store_name = store_name
+
+
+def backend_failure(what: str, exc: BaseException) -> BackendError:
+    """The :class:`BackendError` for the driver exception ``exc`` (raise it ``from exc``)."""
+    return BackendError(
+        f"{what} failed: {type(exc).__name__}: {exc}; the call had no effect unless the "
+        "backend applied it before failing; check that the backend is up and retry"
+    )
 
 
 class map_backend_errors:  # noqa: N801  # used as a context manager, named like contextlib's

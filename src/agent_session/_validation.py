@@ -23,6 +23,7 @@ __all__ = [
     "Clock",
     "Default",
     "Limits",
+    "NO_LIMITS",
     "TTLArg",
     "check_clock",
     "check_expected_version",
@@ -286,6 +287,10 @@ class Limits:
                 "raise the limit",
                 session_id=session_id,
             )
+
+
+#: No limits: the default of a store that sets none.
+NO_LIMITS: Final = Limits()
 
 
 def resolve_ttl_arg(ttl: TTLArg) -> float | None | Default:
