@@ -15,7 +15,7 @@ from ._errors import CapacityExceeded, InvalidSessionId
 from ._fakeclock import FakeClock
 from ._metadata import EMPTY_LABELS
 from ._model import Conversation, Message
-from ._serialization import message_size
+from ._serialization import conversation_size, message_size, messages_size
 
 __all__ = [
     "DEFAULT",
@@ -206,14 +206,13 @@ def check_clock(clock: object) -> Clock:
     return as_float
 
 
-def check_messages(messages: Iterable[object]) -> tuple[Message, ...]:
+def check_messages(messages: Iterable[object]) -> list[Message]:
     """The messages passed to ``append``, all of them :class:`Message`."""
-    result: list[Message] = []
-    for message in messages:
-        if not isinstance(message, Message):
+    result = list(messages)
+    for message in result:
+        if type(message) is not Message and not isinstance(message, Message):
             raise TypeError(f"append() takes Message objects, not {message!r:.80}")
-        result.append(message)
-    return tuple(result)
+    return result  # type: ignore[return-value]  # checked above
 
 
 class Limits:
@@ -302,6 +301,8 @@ class WriteArgs(NamedTuple):
     """The checked arguments of a ``save`` or ``append``, ready for a backend."""
 
     messages: list[Message]
+    #: the messages' payload bytes (what ``size_bytes`` and the limits count)
+    size: int
     ttl: float | None | Default
     expected_version: int | None
     labels: Mapping[str, str] | None
@@ -317,17 +318,21 @@ def check_save(
 ) -> WriteArgs:
     """Check everything ``save`` was given, before any backend is touched."""
     check_session_id(session_id)
-    if not isinstance(conversation, Conversation):
+    if type(conversation) is not Conversation and not isinstance(conversation, Conversation):
         raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
-    messages = list(conversation)
-    args = WriteArgs(
+    messages = list(conversation._messages)  # the snapshot: later edits change nothing
+    size = conversation_size(conversation)
+    if len(messages) != conversation._sized[0]:  # another thread added one meanwhile
+        size = messages_size(messages)
+    if limits.max_message_bytes is not None:
+        limits.check_each(session_id, messages)  # type: ignore[arg-type]  # checked above
+    return WriteArgs(
         messages,
-        resolve_ttl_arg(ttl),
-        check_expected_version(expected_version),
+        size,
+        ttl if ttl is DEFAULT else check_ttl(ttl),
+        None if expected_version is None else check_expected_version(expected_version),
         None if labels is None else check_labels(labels),
     )
-    limits.check_each(session_id, messages)  # type: ignore[arg-type]  # checked above
-    return args
 
 
 def check_append(
@@ -339,7 +344,13 @@ def check_append(
 ) -> WriteArgs:
     """Check everything ``append`` was given, before any backend is touched."""
     check_session_id(session_id)
-    new = list(check_messages(messages))
-    args = WriteArgs(new, resolve_ttl_arg(ttl), check_expected_version(expected_version), None)
-    limits.check_each(session_id, new)  # type: ignore[arg-type]  # checked above
-    return args
+    new = check_messages(messages)
+    if limits.max_message_bytes is not None:
+        limits.check_each(session_id, new)  # type: ignore[arg-type]  # checked above
+    return WriteArgs(
+        new,
+        messages_size(new),
+        ttl if ttl is DEFAULT else check_ttl(ttl),
+        None if expected_version is None else check_expected_version(expected_version),
+        None,
+    )

@@ -56,8 +56,8 @@ class AsyncSessionStore(ABC):
     _limits: Limits = NO_LIMITS
     #: The driver exceptions that mean "the backend failed": raised as BackendError.
     _driver_errors: tuple[type[BaseException], ...] = ()
-    #: What failed, in a BackendError's message (``"Redis"``, ``"PostgreSQL"``).
-    _backend_name: ClassVar[str] = "the backend"
+    #: What failed, in a BackendError's message (``"Redis"``, ``"SQLite (path)"``).
+    _backend_name: str = "the backend"
     #: True where the driver runs on asyncio only (a clear error under trio).
     _asyncio_only: ClassVar[bool] = False
     _closed: bool = False

@@ -44,6 +44,7 @@ class AsyncCacheStore(AsyncStripedStore):
         max_message_bytes: int | None = None,
         max_session_bytes: int | None = None,
     ) -> None:
+        self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
         self._core = StripedCore(
             self.name,
             capacity=capacity,
@@ -52,5 +53,5 @@ class AsyncCacheStore(AsyncStripedStore):
             sliding=sliding,
             stripes=stripes,
             clock=check_clock(clock),
-            limits=Limits(max_messages, max_message_bytes, max_session_bytes),
+            limits=self._limits,
         )

@@ -45,6 +45,7 @@ class AsyncInMemoryStore(AsyncStripedStore):
         max_message_bytes: int | None = None,
         max_session_bytes: int | None = None,
     ) -> None:
+        self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
         self._core = StripedCore(
             self.name,
             capacity=capacity,
@@ -53,5 +54,5 @@ class AsyncInMemoryStore(AsyncStripedStore):
             sliding=sliding,
             stripes=stripes,
             clock=check_clock(clock),
-            limits=Limits(max_messages, max_message_bytes, max_session_bytes),
+            limits=self._limits,
         )

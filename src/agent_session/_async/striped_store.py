@@ -1,14 +1,14 @@
-"""The process-local stores' shared body: every call goes to the lock-striped core."""
+"""The process-local stores' shared body: every hook goes to the lock-striped core."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 from .._backends.striped import StripedCore
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
-from .._validation import DEFAULT, TTLArg, check_prefix
+from .._validation import Default, WriteArgs
 from .base import AsyncSessionStore
 
 __all__ = ["AsyncStripedStore"]
@@ -23,72 +23,46 @@ class AsyncStripedStore(AsyncSessionStore):
 
     _core: StripedCore
 
-    async def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        return self._core.save(session_id, conversation, ttl, expected_version, labels)
+    async def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        return self._core.save(session_id, args)
 
-    async def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        return self._core.append(session_id, messages, ttl, expected_version)
+    async def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        return self._core.append(session_id, args)
 
-    async def load(self, session_id: str, *, last: int | None = None) -> Conversation:
+    async def _load(self, session_id: str, last: int | None) -> Conversation:
         return self._core.load(session_id, last)
 
-    async def pop(self, session_id: str) -> Message | None:
+    async def _pop(self, session_id: str) -> Message | None:
         return self._core.pop(session_id)
 
-    async def get_metadata(self, session_id: str) -> SessionMetadata:
+    async def _get_metadata(self, session_id: str) -> SessionMetadata:
         return self._core.get_metadata(session_id)
 
-    async def exists(self, session_id: str) -> bool:
+    async def _exists(self, session_id: str) -> bool:
         return self._core.exists(session_id)
 
-    async def delete(self, session_id: str) -> bool:
+    async def _delete(self, session_id: str) -> bool:
         return self._core.delete(session_id)
 
-    async def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
+    async def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         return self._core.list_sessions(prefix, limit)
 
-    async def iter_sessions(self, *, prefix: str | None = None) -> AsyncIterator[str]:
+    async def _iter_sessions(self, prefix: str | None) -> AsyncIterator[str]:
         # The ids are in memory already; a sorted list of references is the snapshot.
-        check_prefix(prefix)
         for session_id in self._core.list_sessions(prefix, None):
             yield session_id
 
-    async def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+    async def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
         return self._core.touch(session_id, ttl)
 
-    async def purge_expired(self) -> int:
+    async def _purge_expired(self) -> int:
         return self._core.purge_expired()
 
-    async def clear(self) -> int:
+    async def _clear(self) -> int:
         return self._core.clear()
 
-    async def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
-        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
+    async def _find_sessions(self, query: FindQuery) -> Page:
         return self._core.find_sessions(query)
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         self._core.close()

@@ -37,7 +37,6 @@ from .._errors import (
     SessionNotFound,
     StoreClosed,
     VersionConflict,
-    map_backend_errors,
 )
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
@@ -245,8 +244,8 @@ def _expired(expires_at: float | None, now: float) -> bool:
 class _Transaction:
     """``with engine._write as conn``: one transaction on the open connection.
 
-    Used inside ``with engine._lock, engine._errors``, so the lock is held and a
-    driver error (from BEGIN, the body, COMMIT or ROLLBACK) becomes BackendError.
+    Used inside ``with engine._lock``; a driver error (from BEGIN, the body, COMMIT or
+    ROLLBACK) propagates as it is, and the store's front door makes it a BackendError.
     A class rather than a generator context manager: it runs on every call.
     """
 
@@ -298,7 +297,6 @@ class SQLiteEngine:
         self._busy_timeout = busy_timeout
         self._returning = HAS_RETURNING  # tests switch it off to cover the fallback
         self._lock = threading.Lock()
-        self._errors = map_backend_errors(f"SQLite ({path})", (sqlite3.Error,))
         self._write = _Transaction(self, "BEGIN IMMEDIATE")
         self._read = _Transaction(self, "BEGIN")
         self._conn: sqlite3.Connection | None = None
@@ -399,8 +397,7 @@ class SQLiteEngine:
             self._closed = True
             conn, self._conn = self._conn, None
             if conn is not None:
-                with self._errors:
-                    conn.close()
+                conn.close()
 
     def check_open(self) -> None:
         """Raise :class:`StoreClosed` once :meth:`close` has run."""
@@ -472,7 +469,7 @@ class SQLiteEngine:
         labels: Mapping[str, str] | None,
     ) -> SessionMetadata:
         """Replace the session's messages (and labels, unless None) in one transaction."""
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             now = self._clock()
             bodies = _bodies(messages, now)
             row = self._live_row(conn, session_id, now)
@@ -532,7 +529,7 @@ class SQLiteEngine:
     ) -> SessionMetadata:
         """Add messages at the end in one transaction that touches one session row."""
         count = len(messages)
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             now = self._clock()
             bodies = _bodies(messages, now)
             if self._returning:
@@ -605,7 +602,7 @@ class SQLiteEngine:
 
     def pop(self, session_id: str) -> Message | None:
         """Remove and return the newest message; None (and no write) on an empty session."""
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             now = self._clock()
             row = self._row_for_read(conn, session_id, now)
             if row[4] == 0:
@@ -621,7 +618,7 @@ class SQLiteEngine:
 
     def touch(self, session_id: str, ttl_arg: float | None | Default) -> SessionMetadata:
         """Restart the session's TTL; only ``expires_at`` (and the duration) change."""
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             now = self._clock()
             row = self._row_for_read(conn, session_id, now)
             seconds, expires_at = self._expiry(ttl_arg, row[8], True, now)
@@ -630,7 +627,7 @@ class SQLiteEngine:
 
     def delete(self, session_id: str) -> bool:
         """Remove the session; True if it was live."""
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             row = conn.execute(_SELECT_EXPIRY, (session_id,)).fetchone()
             if row is None:
                 return False
@@ -639,7 +636,7 @@ class SQLiteEngine:
 
     def clear(self) -> int:
         """Remove every session; the number of live ones removed."""
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             live = conn.execute(_COUNT_LIVE, (self._clock(),)).fetchone()[0]
             conn.execute("DELETE FROM messages")
             conn.execute("DELETE FROM labels")
@@ -648,7 +645,7 @@ class SQLiteEngine:
 
     def purge_expired(self) -> int:
         """Remove the expired sessions (found through the expiry index); how many."""
-        with self._lock, self._errors, self._write as conn:
+        with self._lock, self._write as conn:
             now = self._clock()
             conn.execute(_PURGE[0], (now,))
             conn.execute(_PURGE[1], (now,))
@@ -666,13 +663,13 @@ class SQLiteEngine:
         else:  # LIMIT 0 would hide the session row too
             sql, params = _LOAD_NONE, (session_id,)
         if self._sliding:
-            with self._lock, self._errors, self._write as conn:
+            with self._lock, self._write as conn:
                 now = self._clock()
                 rows = conn.execute(sql, params).fetchall()
                 if rows and not _expired(rows[0][0], now):
                     conn.execute(_SLIDE, (now, session_id))
         else:
-            with self._lock, self._errors:
+            with self._lock:
                 conn = self._connection()
                 rows = conn.execute(sql, params).fetchall()
                 now = self._clock()
@@ -692,13 +689,13 @@ class SQLiteEngine:
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
         """The live session's metadata."""
-        with self._lock, self._errors:
+        with self._lock:
             conn = self._connection()
             return _meta(self._row_for_read(conn, session_id, self._clock()))
 
     def exists(self, session_id: str) -> bool:
         """True if the session is stored and live."""
-        with self._lock, self._errors:
+        with self._lock:
             row = self._connection().execute(_SELECT_EXPIRY, (session_id,)).fetchone()
             return row is not None and not _expired(row[0], self._clock())
 
@@ -724,7 +721,7 @@ class SQLiteEngine:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        with self._lock, self._errors:
+        with self._lock:
             return [row[0] for row in self._connection().execute(sql, params)]
 
     def iter_page(self, prefix: str | None, after: str | None) -> list[str]:
@@ -774,7 +771,7 @@ class SQLiteEngine:
             params += [query.after[0], query.after[0], query.after[1]]
         sql += f" ORDER BY {updated} DESC, {session} LIMIT ?"
         params.append(query.limit + 1)
-        with self._lock, self._errors:
+        with self._lock:
             rows = self._connection().execute(sql, params).fetchall()
         items = [_meta(_checked(row, _META_KINDS, str(row[0]))) for row in rows[: query.limit]]
         more = len(rows) > query.limit

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cachetools import TLRUCache
@@ -41,22 +41,8 @@ from .._errors import (
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
 from .._paging import FindQuery, page_of
-from .._serialization import conversation_size, message_size, messages_size
-from .._validation import (
-    DEFAULT,
-    Clock,
-    Limits,
-    TTLArg,
-    check_expected_version,
-    check_labels,
-    check_last,
-    check_limit,
-    check_messages,
-    check_positive_int,
-    check_prefix,
-    check_session_id,
-    resolve_ttl_arg,
-)
+from .._serialization import message_size
+from .._validation import DEFAULT, Clock, Default, Limits, WriteArgs, check_positive_int
 
 __all__ = ["DEFAULT_STRIPES", "StripedCore"]
 
@@ -219,11 +205,7 @@ class StripedCore:
     # -- helpers -----------------------------------------------------------------
 
     def _stripe(self, session_id: str) -> _Stripe:
-        try:
-            return self._stripes[hash(session_id) & self._mask]
-        except TypeError:  # unhashable, so surely not a str: say what is wrong with it
-            check_session_id(session_id)
-            raise
+        return self._stripes[hash(session_id) & self._mask]
 
     def _check_open(self) -> None:
         if self.closed:
@@ -235,7 +217,6 @@ class StripedCore:
             raise StoreClosed(self.name)
         entry = stripe.entries.get(session_id)
         if entry is None:
-            check_session_id(session_id)
             raise SessionNotFound(session_id)
         expires_at = entry.meta.expires_at
         if expires_at is not None and expires_at <= self._clock():
@@ -301,41 +282,19 @@ class StripedCore:
 
     # -- writes ------------------------------------------------------------------
 
-    def _checked_stripe(self, session_id: str) -> _Stripe:
-        """The session's stripe; the id is checked unless stored (and so checked) already."""
-        stripe = self._stripe(session_id)
-        if session_id not in stripe.entries:
-            check_session_id(session_id)
-        return stripe
-
-    def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        ttl: TTLArg,
-        expected_version: int | None,
-        labels: Mapping[str, str] | None,
-    ) -> SessionMetadata:
+    def save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        """Replace the session's messages (arguments checked by the front door)."""
         self._check_open()
-        stripe = self._checked_stripe(session_id)
-        if not isinstance(conversation, Conversation):
-            raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
-        size = conversation_size(conversation)
-        messages = list(conversation._messages)  # the snapshot: later edits change nothing
-        if len(messages) != conversation._sized[0]:  # another thread added one meanwhile
-            size = messages_size(messages)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        new_labels = None if labels is None else check_labels(labels)
+        stripe = self._stripes[hash(session_id) & self._mask]
+        messages, size, ttl_arg, expected_version, new_labels = args
 
         def write(stripe: _Stripe, now: float) -> SessionMetadata:
             old = self._current(stripe, session_id, now)
-            stamped = stamp(messages, now)
             version = 0 if old is None else old.meta.version
             if expected_version is not None and expected_version != version:
                 raise VersionConflict(session_id, expected_version, version)
             if self._limits.active:
-                self._limits.check(session_id, messages, len(messages), size)
+                self._limits.check_totals(session_id, len(messages), size)
             seconds, expires_at = self._expiry(old, ttl_arg, now)
             if old is None:
                 self._reserve(stripe, session_id)
@@ -355,24 +314,16 @@ class StripedCore:
                     kept_labels if new_labels is None else new_labels,
                 ),
             )
-            stripe.put(session_id, _Entry(meta, stamped, seconds))
+            stripe.put(session_id, _Entry(meta, stamp(messages, now), seconds))
             return meta
 
         return self._write(stripe, session_id, write)
 
-    def append(
-        self,
-        session_id: str,
-        messages: tuple[Message, ...],
-        ttl: TTLArg,
-        expected_version: int | None,
-    ) -> SessionMetadata:
+    def append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        """Add messages at the end (arguments checked by the front door)."""
         self._check_open()
-        stripe = self._checked_stripe(session_id)
-        new = check_messages(messages)
-        ttl_arg = resolve_ttl_arg(ttl)
-        check_expected_version(expected_version)
-        added = messages_size(new)
+        stripe = self._stripes[hash(session_id) & self._mask]
+        new, added, ttl_arg, expected_version, _ = args
 
         def write(stripe: _Stripe, now: float) -> SessionMetadata:
             old = self._current(stripe, session_id, now)
@@ -386,7 +337,7 @@ class StripedCore:
             if expected_version is not None and expected_version != version:
                 raise VersionConflict(session_id, expected_version, version)
             if self._limits.active:
-                self._limits.check(session_id, new, count + len(new), size + added)
+                self._limits.check_totals(session_id, count + len(new), size + added)
             seconds, expires_at = self._expiry(old, ttl_arg, now)
             if old is None:
                 self._reserve(stripe, session_id)
@@ -413,7 +364,7 @@ class StripedCore:
 
     def pop(self, session_id: str) -> Message | None:
         stripe = self._stripe(session_id)
-        self._live(session_id, stripe)  # validates; raises for missing or expired
+        self._live(session_id, stripe)  # raises for missing or expired
         with stripe.lock:
             stripe.drain_reads()
             now = self._clock()
@@ -437,8 +388,7 @@ class StripedCore:
             stripe.put(session_id, _Entry(new_meta, old.messages, old.ttl))
             return message
 
-    def touch(self, session_id: str, ttl: TTLArg) -> SessionMetadata:
-        ttl_arg = resolve_ttl_arg(ttl)
+    def touch(self, session_id: str, ttl_arg: float | None | Default) -> SessionMetadata:
         stripe = self._stripe(session_id)
         self._live(session_id, stripe)
         with stripe.lock:
@@ -456,7 +406,6 @@ class StripedCore:
 
     def delete(self, session_id: str) -> bool:
         self._check_open()
-        check_session_id(session_id)
         stripe = self._stripe(session_id)
         with stripe.lock:
             entry = stripe.remove(session_id)
@@ -498,14 +447,9 @@ class StripedCore:
 
     def load(self, session_id: str, last: int | None) -> Conversation:
         # The hot path of every store: no lock, no call it can do without.
-        try:
-            stripe = self._stripes[hash(session_id) & self._mask]
-        except TypeError:
-            stripe = self._stripe(session_id)  # raises InvalidSessionId
+        stripe = self._stripes[hash(session_id) & self._mask]
         entry = stripe.entries.get(session_id)
         if entry is None or self.closed or entry.expires_at is not None:
-            if last is not None:
-                check_last(last)  # a bad argument is reported before a missing session
             entry = self._live(session_id, stripe)  # the slow path: checks and errors
             if self._sliding and entry.ttl is not None:
                 self._slide(stripe, session_id, entry)
@@ -517,7 +461,6 @@ class StripedCore:
             conversation._messages = entry.messages[:count]
             conversation._sized = (count, entry.size)
             return conversation
-        last = check_last(last)
         conversation._messages = entry.messages[max(count - last, 0) : count] if last else []
         conversation._sized = (0, 0)
         return conversation
@@ -547,8 +490,6 @@ class StripedCore:
 
     def list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         self._check_open()
-        check_prefix(prefix)
-        limit = check_limit(limit)
         ids = sorted(
             meta.session_id
             for meta in self._live_metas()

@@ -1,16 +1,42 @@
 # This file is generated from _async/base.py by scripts/unasync.py: do not edit.
-"""The interface every store implements: :class:`SessionStore`."""
+"""The interface every store implements: :class:`SessionStore`, the front door.
+
+Every public method is concrete and written once, here: the closed check, the
+asyncio-only guard, argument validation (ids, TTLs, limits, labels, cursors, ints
+every backend can hold) and the mapping of driver exceptions to
+:class:`BackendError`. A store implements the protected hooks (``_save``,
+``_append``, ``_load``, ...), which receive checked arguments only, so no backend is
+touched before the arguments are known to be good, and no store has its own copy of
+the rules. ``docs/adding-a-store.md`` walks through adding one.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
+from .._concurrency import ensure_asyncio
+from .._errors import StoreClosed, backend_failure
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
-from .._validation import DEFAULT, TTLArg
+from .._paging import FindQuery
+from .._validation import (
+    DEFAULT,
+    NO_LIMITS,
+    Default,
+    Limits,
+    TTLArg,
+    WriteArgs,
+    check_append,
+    check_last,
+    check_limit,
+    check_prefix,
+    check_save,
+    check_session_id,
+    resolve_ttl_arg,
+)
 
 __all__ = ["SessionStore"]
 
@@ -27,8 +53,25 @@ class SessionStore(ABC):
 
     #: A short name of the kind of store, e.g. ``"memory"``, ``"sqlite"``.
     name: str = "store"
+    #: The per-session limits every write is checked against (stores set their own).
+    _limits: Limits = NO_LIMITS
+    #: The driver exceptions that mean "the backend failed": raised as BackendError.
+    _driver_errors: tuple[type[BaseException], ...] = ()
+    #: What failed, in a BackendError's message (``"Redis"``, ``"SQLite (path)"``).
+    _backend_name: str = "the backend"
+    #: True where the driver runs on asyncio only (a clear error under trio).
+    _asyncio_only: ClassVar[bool] = False
+    _closed: bool = False
 
-    @abstractmethod
+    # -- the front door ----------------------------------------------------------------
+
+    def _enter(self) -> None:
+        """Refuse a call on a closed store, or on the wrong event loop library."""
+        if self._closed:
+            raise StoreClosed(self.name)
+        if self._asyncio_only:
+            ensure_asyncio(type(self).__name__)
+
     def save(
         self,
         session_id: str,
@@ -51,8 +94,13 @@ class SessionStore(ABC):
         :raises BackendError: if the backend failed
         :return: the session's metadata after the write
         """
+        self._enter()
+        args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
+        try:
+            return self._save(session_id, args)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def append(
         self,
         session_id: str,
@@ -69,8 +117,13 @@ class SessionStore(ABC):
         :raises CapacityExceeded: if a limit would be exceeded
         :return: the session's metadata after the write
         """
+        self._enter()
+        args = check_append(session_id, messages, ttl, expected_version, self._limits)
+        try:
+            return self._append(session_id, args)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def load(self, session_id: str, *, last: int | None = None) -> Conversation:
         """A new :class:`Conversation` holding the session's messages.
 
@@ -78,6 +131,13 @@ class SessionStore(ABC):
         :raises SessionNotFound: if there is no such session
         :raises SessionExpired: if its TTL ran out (a :class:`SessionNotFound`)
         """
+        self._enter()
+        check_session_id(session_id)
+        last = check_last(last)
+        try:
+            return self._load(session_id, last)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
     def load_tail(self, session_id: str, last: int) -> Conversation:
         """The newest ``last`` messages, less any tool results at the start whose call
@@ -89,56 +149,103 @@ class SessionStore(ABC):
         conversation = self.load(session_id, last=last)
         return conversation.without_cut_tool_results()
 
-    @abstractmethod
     def pop(self, session_id: str) -> Message | None:
         """Atomically remove and return the newest message; None if the session is empty.
 
+        Nothing is removed when the newest message cannot be decoded.
+
         :raises SessionNotFound: if there is no such session
         """
+        self._enter()
+        check_session_id(session_id)
+        try:
+            return self._pop(session_id)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def get_metadata(self, session_id: str) -> SessionMetadata:
         """The session's metadata.
 
         :raises SessionNotFound: if there is no such session
         :raises SessionExpired: if its TTL ran out
         """
+        self._enter()
+        check_session_id(session_id)
+        try:
+            return self._get_metadata(session_id)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def exists(self, session_id: str) -> bool:
         """True if the session exists and has not expired."""
+        self._enter()
+        check_session_id(session_id)
+        try:
+            return self._exists(session_id)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def delete(self, session_id: str) -> bool:
         """Remove the session; True if a live session was removed."""
+        self._enter()
+        check_session_id(session_id)
+        try:
+            return self._delete(session_id)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def list_sessions(
         self, *, prefix: str | None = None, limit: int | None = None
     ) -> list[str]:
         """Ids of the live sessions, sorted; optionally only those starting with ``prefix``."""
+        self._enter()
+        check_prefix(prefix)
+        limit = check_limit(limit)
+        try:
+            return self._list_sessions(prefix, limit)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
         """Iterate over the ids of live sessions in sorted order, in constant memory."""
+        self._enter()
+        check_prefix(prefix)
+        try:
+            for session_id in self._iter_sessions(prefix):
+                yield session_id
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
         """Restart the session's TTL (``DEFAULT``: its own duration); the version stays.
 
         :raises SessionNotFound: if there is no such session
         :raises SessionExpired: if its TTL already ran out
         """
+        self._enter()
+        check_session_id(session_id)
+        ttl_arg = resolve_ttl_arg(ttl)
+        try:
+            return self._touch(session_id, ttl_arg)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def purge_expired(self) -> int:
         """Remove expired sessions; how many were removed."""
+        self._enter()
+        try:
+            return self._purge_expired()
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def clear(self) -> int:
         """Remove every session; how many live sessions were removed."""
+        self._enter()
+        try:
+            return self._clear()
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def find_sessions(
         self,
         *,
@@ -156,10 +263,26 @@ class SessionStore(ABC):
         :param cursor: the ``next_cursor`` of the previous page
         :raises ValueError: on a cursor this library did not make
         """
+        self._enter()
+        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
+        try:
+            return self._find_sessions(query)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
-    @abstractmethod
     def close(self) -> None:
-        """Release the store's resources; closing twice is harmless."""
+        """Release the store's resources; closing twice is harmless.
+
+        Calls that arrive afterwards raise :class:`StoreClosed`; calls in flight finish
+        or raise :class:`StoreClosed` or :class:`BackendError`.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._aclose()
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
 
     def __enter__(self: _Store) -> _Store:
         return self
@@ -174,3 +297,61 @@ class SessionStore(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
+
+    # -- the hooks a store implements (arguments already checked) ------------------------
+
+    @abstractmethod
+    def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        """Replace the session's messages with ``args.messages``."""
+
+    @abstractmethod
+    def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        """Add ``args.messages`` at the end, atomically."""
+
+    @abstractmethod
+    def _load(self, session_id: str, last: int | None) -> Conversation:
+        """The session's messages (the newest ``last``, if given)."""
+
+    @abstractmethod
+    def _pop(self, session_id: str) -> Message | None:
+        """Remove and return the newest message, never one that does not decode."""
+
+    @abstractmethod
+    def _get_metadata(self, session_id: str) -> SessionMetadata:
+        """The session's metadata."""
+
+    @abstractmethod
+    def _exists(self, session_id: str) -> bool:
+        """True if the session is live."""
+
+    @abstractmethod
+    def _delete(self, session_id: str) -> bool:
+        """Remove the session; True if it was live."""
+
+    @abstractmethod
+    def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
+        """Sorted ids of live sessions."""
+
+    @abstractmethod
+    def _iter_sessions(self, prefix: str | None) -> Iterator[str]:
+        """Sorted ids of live sessions, a page at a time (an async generator)."""
+
+    @abstractmethod
+    def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
+        """Restart the session's TTL."""
+
+    @abstractmethod
+    def _purge_expired(self) -> int:
+        """Remove expired sessions."""
+
+    @abstractmethod
+    def _clear(self) -> int:
+        """Remove every session of this store."""
+
+    @abstractmethod
+    def _find_sessions(self, query: FindQuery) -> Page:
+        """One page of matching sessions' metadata."""
+
+    @abstractmethod
+    def _aclose(self) -> None:
+        """Release resources (called once)."""

@@ -46,6 +46,7 @@ class InMemoryStore(StripedStore):
         max_message_bytes: int | None = None,
         max_session_bytes: int | None = None,
     ) -> None:
+        self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
         self._core = StripedCore(
             self.name,
             capacity=capacity,
@@ -54,5 +55,5 @@ class InMemoryStore(StripedStore):
             sliding=sliding,
             stripes=stripes,
             clock=check_clock(clock),
-            limits=Limits(max_messages, max_message_bytes, max_session_bytes),
+            limits=self._limits,
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
 
 from .._backends.sqlite import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
@@ -14,22 +15,7 @@ from .._concurrency import run_blocking
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
-from .._serialization import messages_size
-from .._validation import (
-    DEFAULT,
-    Clock,
-    Limits,
-    TTLArg,
-    check_append,
-    check_clock,
-    check_last,
-    check_limit,
-    check_prefix,
-    check_save,
-    check_session_id,
-    check_ttl,
-    resolve_ttl_arg,
-)
+from .._validation import Clock, Default, Limits, WriteArgs, check_clock, check_ttl
 from .base import SessionStore
 
 __all__ = ["SQLiteStore"]
@@ -105,8 +91,11 @@ class SQLiteStore(SessionStore):
                 f"busy_timeout must be a finite number of seconds >= 0, not {busy_timeout!r}"
             )
         self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
+        self._driver_errors = (sqlite3.Error,)
+        checked_path = sqlite_path(path)
+        self._backend_name = f"SQLite ({checked_path})"
         self._engine = SQLiteEngine(
-            sqlite_path(path),
+            checked_path,
             default_ttl=check_ttl(default_ttl, "default_ttl"),
             sliding=sliding,
             clock=check_clock(clock),
@@ -120,74 +109,46 @@ class SQLiteStore(SessionStore):
         """The database file, or ``":memory:"``."""
         return self._engine.path
 
-    def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        self._engine.check_open()
-        args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
-        size = messages_size(args.messages)
-        engine = self._engine
+    def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         return run_blocking(
-            engine.save, session_id, args.messages, size, args.ttl, expected_version, args.labels
+            self._engine.save,
+            session_id,
+            args.messages,
+            args.size,
+            args.ttl,
+            args.expected_version,
+            args.labels,
         )
 
-    def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        self._engine.check_open()
-        args = check_append(session_id, messages, ttl, expected_version, self._limits)
-        added = messages_size(args.messages)
+    def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         return run_blocking(
-            self._engine.append, session_id, args.messages, added, args.ttl, expected_version
+            self._engine.append,
+            session_id,
+            args.messages,
+            args.size,
+            args.ttl,
+            args.expected_version,
         )
 
-    def load(self, session_id: str, *, last: int | None = None) -> Conversation:
-        self._engine.check_open()
-        check_session_id(session_id)
-        last = check_last(last)
+    def _load(self, session_id: str, last: int | None) -> Conversation:
         return run_blocking(self._engine.load, session_id, last)
 
-    def pop(self, session_id: str) -> Message | None:
-        self._engine.check_open()
-        check_session_id(session_id)
+    def _pop(self, session_id: str) -> Message | None:
         return run_blocking(self._engine.pop, session_id)
 
-    def get_metadata(self, session_id: str) -> SessionMetadata:
-        self._engine.check_open()
-        check_session_id(session_id)
+    def _get_metadata(self, session_id: str) -> SessionMetadata:
         return run_blocking(self._engine.get_metadata, session_id)
 
-    def exists(self, session_id: str) -> bool:
-        self._engine.check_open()
-        check_session_id(session_id)
+    def _exists(self, session_id: str) -> bool:
         return run_blocking(self._engine.exists, session_id)
 
-    def delete(self, session_id: str) -> bool:
-        self._engine.check_open()
-        check_session_id(session_id)
+    def _delete(self, session_id: str) -> bool:
         return run_blocking(self._engine.delete, session_id)
 
-    def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
-        self._engine.check_open()
-        check_prefix(prefix)
-        limit = check_limit(limit)
+    def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         return run_blocking(self._engine.list_sessions, prefix, limit)
 
-    def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
-        self._engine.check_open()
-        check_prefix(prefix)
+    def _iter_sessions(self, prefix: str | None) -> Iterator[str]:
         after: str | None = None
         while True:
             page = run_blocking(self._engine.iter_page, prefix, after)
@@ -197,34 +158,19 @@ class SQLiteStore(SessionStore):
                 return
             after = page[-1]
 
-    def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
-        self._engine.check_open()
-        check_session_id(session_id)
-        ttl_arg = resolve_ttl_arg(ttl)
-        return run_blocking(self._engine.touch, session_id, ttl_arg)
+    def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
+        return run_blocking(self._engine.touch, session_id, ttl)
 
-    def purge_expired(self) -> int:
-        self._engine.check_open()
+    def _purge_expired(self) -> int:
         return run_blocking(self._engine.purge_expired)
 
-    def clear(self) -> int:
-        self._engine.check_open()
+    def _clear(self) -> int:
         return run_blocking(self._engine.clear)
 
-    def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
-        self._engine.check_open()
-        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
+    def _find_sessions(self, query: FindQuery) -> Page:
         return run_blocking(self._engine.find_sessions, query)
 
-    def close(self) -> None:
+    def _aclose(self) -> None:
         run_blocking(self._engine.close)
 
     def __repr__(self) -> str:

@@ -1,15 +1,15 @@
 # This file is generated from _async/striped_store.py by scripts/unasync.py: do not edit.
-"""The process-local stores' shared body: every call goes to the lock-striped core."""
+"""The process-local stores' shared body: every hook goes to the lock-striped core."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from .._backends.striped import StripedCore
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
-from .._validation import DEFAULT, TTLArg, check_prefix
+from .._validation import Default, WriteArgs
 from .base import SessionStore
 
 __all__ = ["StripedStore"]
@@ -24,72 +24,46 @@ class StripedStore(SessionStore):
 
     _core: StripedCore
 
-    def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        return self._core.save(session_id, conversation, ttl, expected_version, labels)
+    def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        return self._core.save(session_id, args)
 
-    def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        return self._core.append(session_id, messages, ttl, expected_version)
+    def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        return self._core.append(session_id, args)
 
-    def load(self, session_id: str, *, last: int | None = None) -> Conversation:
+    def _load(self, session_id: str, last: int | None) -> Conversation:
         return self._core.load(session_id, last)
 
-    def pop(self, session_id: str) -> Message | None:
+    def _pop(self, session_id: str) -> Message | None:
         return self._core.pop(session_id)
 
-    def get_metadata(self, session_id: str) -> SessionMetadata:
+    def _get_metadata(self, session_id: str) -> SessionMetadata:
         return self._core.get_metadata(session_id)
 
-    def exists(self, session_id: str) -> bool:
+    def _exists(self, session_id: str) -> bool:
         return self._core.exists(session_id)
 
-    def delete(self, session_id: str) -> bool:
+    def _delete(self, session_id: str) -> bool:
         return self._core.delete(session_id)
 
-    def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
+    def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         return self._core.list_sessions(prefix, limit)
 
-    def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
+    def _iter_sessions(self, prefix: str | None) -> Iterator[str]:
         # The ids are in memory already; a sorted list of references is the snapshot.
-        check_prefix(prefix)
         for session_id in self._core.list_sessions(prefix, None):
             yield session_id
 
-    def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+    def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
         return self._core.touch(session_id, ttl)
 
-    def purge_expired(self) -> int:
+    def _purge_expired(self) -> int:
         return self._core.purge_expired()
 
-    def clear(self) -> int:
+    def _clear(self) -> int:
         return self._core.clear()
 
-    def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
-        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
+    def _find_sessions(self, query: FindQuery) -> Page:
         return self._core.find_sessions(query)
 
-    def close(self) -> None:
+    def _aclose(self) -> None:
         self._core.close()
