@@ -47,15 +47,7 @@ ROOT = _HERE.parent
 RENAMES: dict[str, str] = {
     # module paths: the sync twin must import the sync half (``from agent_session._async...``)
     "_async": "_sync",
-    # stores and interfaces
-    "AsyncSessionStore": "SessionStore",
-    "AsyncStripedStore": "StripedStore",
-    "AsyncInMemoryStore": "InMemoryStore",
-    "AsyncCacheStore": "CacheStore",
-    "AsyncLayeredStore": "LayeredStore",
-    "AsyncSQLiteStore": "SQLiteStore",
-    "AsyncPostgresStore": "PostgresStore",
-    "AsyncRedisStore": "RedisStore",
+    # stores: any AsyncXStore becomes XStore without an entry here (see _STORE below)
     "AsyncStoreContract": "StoreContract",
     "open_async_store": "open_store",
     "aclose": "close",
@@ -90,10 +82,11 @@ TREES = [
     (ROOT / "tests" / "_async", ROOT / "tests" / "_sync"),
 ]
 
+#: Store classes need no entry: ``AsyncXStore`` becomes ``XStore``, so a new store
+#: touches no file of the generator.
+_STORE = re.compile(r"\bAsync([A-Z]\w*Store)\b")
+
 _HEADER = "# This file is generated from _async/{name} by scripts/unasync.py: do not edit.\n"
-_WORD = re.compile(
-    r"\b(" + "|".join(re.escape(k) for k in sorted(RENAMES, key=len, reverse=True)) + r")\b"
-)
 _ASYNC_NAME = re.compile(r"\bAsync[A-Z]\w*")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
@@ -121,12 +114,27 @@ def _check_table() -> None:
             )
 
 
-def _unknown_async_names(source: Path, text: str) -> list[str]:
-    """``Async[A-Z]`` names in ``text`` that neither RENAMES nor unasync translate."""
+def _table(files: list[Path]) -> dict[str, str]:
+    """RENAMES plus every ``AsyncXStore`` -> ``XStore`` named in ``files``."""
+    table = dict(RENAMES)
+    for path in files:
+        for match in _STORE.finditer(path.read_text(encoding="utf-8")):
+            table.setdefault(match.group(0), match.group(1))
+    return table
+
+
+def _word(table: dict[str, str]) -> re.Pattern[str]:
+    return re.compile(
+        r"\b(" + "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True)) + r")\b"
+    )
+
+
+def _unknown_async_names(source: Path, text: str, table: dict[str, str]) -> list[str]:
+    """``Async[A-Z]`` names in ``text`` that neither the table nor unasync translate."""
     found = []
     for lineno, line in enumerate(text.splitlines(), 1):
         for name in _ASYNC_NAME.findall(line):
-            if name not in RENAMES and name not in _BUILTIN:
+            if name not in table and name not in _BUILTIN:
                 found.append(f"{source}:{lineno}: {name}")
     return found
 
@@ -141,8 +149,12 @@ def generate(src: Path, dst: Path, used: set[str] | None = None) -> list[Path]:
     _check_table()
     src, dst = src.resolve(), dst.resolve()  # unasync 0.6.0 overwrites the source on relative paths
     files = _sources(src)
+    table = _table(files)
+    word = _word(table)
     # Unknown names first, in the source: unasync would already have made them ``SyncX``.
-    unknown = [n for p in files for n in _unknown_async_names(p, p.read_text(encoding="utf-8"))]
+    unknown = [
+        n for p in files for n in _unknown_async_names(p, p.read_text(encoding="utf-8"), table)
+    ]
     if unknown:
         raise GenerationError(
             "no sync name for:\n  " + "\n  ".join(unknown) + "\nadd each to RENAMES in "
@@ -150,15 +162,15 @@ def generate(src: Path, dst: Path, used: set[str] | None = None) -> list[Path]:
         )
     if dst.exists():
         shutil.rmtree(dst)  # no orphans: a removed source leaves nothing behind
-    rule = unasync.Rule(str(src) + os.sep, str(dst) + os.sep, additional_replacements=RENAMES)
+    rule = unasync.Rule(str(src) + os.sep, str(dst) + os.sep, additional_replacements=table)
     unasync.unasync_files([str(p) for p in files], [rule])
     written = []
     for source in files:
         target = dst / source.relative_to(src)
         if used is not None:
-            used.update(m.group(1) for m in _WORD.finditer(source.read_text(encoding="utf-8")))
-        text = _WORD.sub(lambda m: RENAMES[m.group(1)], target.read_text(encoding="utf-8"))
-        leftover = _unknown_async_names(target, text)
+            used.update(m.group(1) for m in word.finditer(source.read_text(encoding="utf-8")))
+        text = word.sub(lambda m: table[m.group(1)], target.read_text(encoding="utf-8"))
+        leftover = _unknown_async_names(target, text, table)
         if leftover:  # belt and braces: the source check above should have caught it
             raise GenerationError("untranslated: " + ", ".join(leftover))
         rel = source.relative_to(src).as_posix()

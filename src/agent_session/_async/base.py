@@ -14,13 +14,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .._concurrency import aensure_asyncio
 from .._errors import StoreClosed, backend_failure
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
+from .._urls import StoreURL, URLSpec, register_url_spec
 from .._validation import (
     DEFAULT,
     NO_LIMITS,
@@ -61,6 +62,26 @@ class AsyncSessionStore(ABC):
     #: True where the driver runs on asyncio only (a clear error under trio).
     _asyncio_only: ClassVar[bool] = False
     _closed: bool = False
+    #: The URL schemes and options that open this store (see ``_urls.py``); a class
+    #: that sets it is registered when it is defined, and ``open_async_store`` finds it.
+    url_spec: ClassVar[URLSpec | None] = None
+    #: The registered stores of this half, by kind.
+    _registry: ClassVar[dict[str, type[AsyncSessionStore]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("url_spec")
+        if spec is not None:
+            register_url_spec(spec)
+            AsyncSessionStore._registry[spec.kind] = cls
+
+    @classmethod
+    def _from_url(cls: type[_Store], url: StoreURL, options: dict[str, Any]) -> _Store:
+        """The store a parsed URL names; keyword ``options`` override the URL's."""
+        kwargs = {**url.options, **options}
+        if cls.url_spec is not None and cls.url_spec.target is not None:
+            return cls(url.target, **kwargs)
+        return cls(**kwargs)
 
     # -- the front door ----------------------------------------------------------------
 

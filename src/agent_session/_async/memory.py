@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from .._backends.striped import DEFAULT_STRIPES, StripedCore
+from .._urls import COMMON_OPTIONS, URLSpec
 from .._validation import Clock, Limits, check_clock, check_ttl
 from .striped_store import AsyncStripedStore
 
@@ -32,6 +33,7 @@ class AsyncInMemoryStore(AsyncStripedStore):
     """
 
     name = "memory"
+    url_spec = URLSpec("memory", ("memory",), {**COMMON_OPTIONS, "capacity": int, "stripes": int})
 
     def __init__(
         self,

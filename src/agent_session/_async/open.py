@@ -1,4 +1,4 @@
-"""``open_async_store(url)``: a store from a URL."""
+"""``open_async_store(url)``: a store from a URL, found in the registry of stores."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from typing import Any
 
 from .._urls import parse_store_url
 from .base import AsyncSessionStore
-from .cache import AsyncCacheStore
-from .memory import AsyncInMemoryStore
 
 __all__ = ["open_async_store"]
 
@@ -18,7 +16,8 @@ def open_async_store(url: str, **options: Any) -> AsyncSessionStore:
     ``memory://?capacity=N``, ``cache://?ttl=300&capacity=N``,
     ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
     ``sqlite://:memory:``, ``postgresql://user@host/db``, ``redis://host:6379/0``
-    (``rediss://`` for TLS). Every store also takes ``default_ttl``, ``sliding``,
+    (``rediss://`` for TLS), and the schemes of any store class that declares a
+    ``url_spec``. Every store also takes ``default_ttl``, ``sliding``,
     ``max_messages``, ``max_message_bytes`` and ``max_session_bytes``.
 
     :raises ValueError: on an unknown scheme or option, or a bad option value
@@ -26,19 +25,4 @@ def open_async_store(url: str, **options: Any) -> AsyncSessionStore:
     :return: a new store; the caller closes it
     """
     parsed = parse_store_url(url)
-    kwargs: dict[str, Any] = {**parsed.options, **options}
-    if parsed.kind == "memory":
-        return AsyncInMemoryStore(**kwargs)
-    if parsed.kind == "cache":
-        return AsyncCacheStore(kwargs.pop("ttl"), **kwargs)
-    if parsed.kind == "sqlite":
-        from .sqlite import AsyncSQLiteStore
-
-        return AsyncSQLiteStore(parsed.target, **kwargs)
-    if parsed.kind == "postgresql":
-        from .postgres import AsyncPostgresStore
-
-        return AsyncPostgresStore(parsed.target, **kwargs)
-    from .redis import AsyncRedisStore
-
-    return AsyncRedisStore(parsed.target, **kwargs)
+    return AsyncSessionStore._registry[parsed.kind]._from_url(parsed, options)

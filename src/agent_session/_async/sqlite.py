@@ -9,11 +9,12 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from .._backends.sqlite import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
+from .._backends.sqlite import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path, sqlite_url_target
 from .._concurrency import arun_blocking
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
+from .._urls import COMMON_OPTIONS, URLSpec
 from .._validation import Clock, Default, Limits, WriteArgs, check_clock, check_ttl
 from .base import AsyncSessionStore
 
@@ -61,6 +62,12 @@ class AsyncSQLiteStore(AsyncSessionStore):
     """
 
     name = "sqlite"
+    url_spec = URLSpec(
+        "sqlite",
+        ("sqlite",),
+        {**COMMON_OPTIONS, "synchronous": str, "busy_timeout": float},
+        target=sqlite_url_target,
+    )
 
     def __init__(
         self,

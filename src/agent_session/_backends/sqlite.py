@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import SplitResult
 
 from .._errors import (
     SerializationError,
@@ -51,7 +52,13 @@ from .._serialization import (
 )
 from .._validation import DEFAULT, Default, Limits
 
-__all__ = ["SCHEMA_VERSION", "SQLiteEngine", "SYNCHRONOUS_MODES", "sqlite_path"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQLiteEngine",
+    "SYNCHRONOUS_MODES",
+    "sqlite_path",
+    "sqlite_url_target",
+]
 
 SCHEMA_VERSION = 1
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -794,3 +801,21 @@ def sqlite_path(path: object) -> str:
     if not path:
         raise ValueError("path must name a database file, or be ':memory:'")
     return path
+
+
+def sqlite_url_target(url: str, parts: SplitResult, _parameters: list[tuple[str, str]]) -> str:
+    """The database of a ``sqlite://`` URL, as in SQLAlchemy.
+
+    ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite://:memory:``.
+    """
+    if parts.netloc == ":memory:" or parts.path in ("/:memory:", ":memory:"):
+        return ":memory:"
+    if parts.netloc:
+        raise ValueError(
+            f"store URL {url!r} names a host; use sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db"
+        )
+    target = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not target:
+        raise ValueError(f"store URL {url!r} names no database file")
+    return target

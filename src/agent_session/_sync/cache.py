@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from .._backends.striped import DEFAULT_STRIPES, StripedCore
+from .._urls import COMMON_OPTIONS, URLSpec
 from .._validation import Clock, Limits, check_clock, check_ttl
 from .striped_store import StripedStore
 
@@ -32,6 +33,17 @@ class CacheStore(StripedStore):
     """
 
     name = "cache"
+    url_spec = URLSpec(
+        "cache",
+        ("cache",),
+        {
+            **{k: v for k, v in COMMON_OPTIONS.items() if k != "default_ttl"},
+            "ttl": float,
+            "capacity": int,
+            "stripes": int,
+        },
+        defaults={"ttl": None},
+    )
 
     def __init__(
         self,

@@ -1,5 +1,5 @@
 # This file is generated from _async/open.py by scripts/unasync.py: do not edit.
-"""``open_store(url)``: a store from a URL."""
+"""``open_store(url)``: a store from a URL, found in the registry of stores."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 
 from .._urls import parse_store_url
 from .base import SessionStore
-from .cache import CacheStore
-from .memory import InMemoryStore
 
 __all__ = ["open_store"]
 
@@ -19,7 +17,8 @@ def open_store(url: str, **options: Any) -> SessionStore:
     ``memory://?capacity=N``, ``cache://?ttl=300&capacity=N``,
     ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
     ``sqlite://:memory:``, ``postgresql://user@host/db``, ``redis://host:6379/0``
-    (``rediss://`` for TLS). Every store also takes ``default_ttl``, ``sliding``,
+    (``rediss://`` for TLS), and the schemes of any store class that declares a
+    ``url_spec``. Every store also takes ``default_ttl``, ``sliding``,
     ``max_messages``, ``max_message_bytes`` and ``max_session_bytes``.
 
     :raises ValueError: on an unknown scheme or option, or a bad option value
@@ -27,19 +26,4 @@ def open_store(url: str, **options: Any) -> SessionStore:
     :return: a new store; the caller closes it
     """
     parsed = parse_store_url(url)
-    kwargs: dict[str, Any] = {**parsed.options, **options}
-    if parsed.kind == "memory":
-        return InMemoryStore(**kwargs)
-    if parsed.kind == "cache":
-        return CacheStore(kwargs.pop("ttl"), **kwargs)
-    if parsed.kind == "sqlite":
-        from .sqlite import SQLiteStore
-
-        return SQLiteStore(parsed.target, **kwargs)
-    if parsed.kind == "postgresql":
-        from .postgres import PostgresStore
-
-        return PostgresStore(parsed.target, **kwargs)
-    from .redis import RedisStore
-
-    return RedisStore(parsed.target, **kwargs)
+    return SessionStore._registry[parsed.kind]._from_url(parsed, options)

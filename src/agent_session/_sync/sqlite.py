@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 
-from .._backends.sqlite import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path
+from .._backends.sqlite import SYNCHRONOUS_MODES, SQLiteEngine, sqlite_path, sqlite_url_target
 from .._concurrency import run_blocking
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
+from .._urls import COMMON_OPTIONS, URLSpec
 from .._validation import Clock, Default, Limits, WriteArgs, check_clock, check_ttl
 from .base import SessionStore
 
@@ -62,6 +63,12 @@ class SQLiteStore(SessionStore):
     """
 
     name = "sqlite"
+    url_spec = URLSpec(
+        "sqlite",
+        ("sqlite",),
+        {**COMMON_OPTIONS, "synchronous": str, "busy_timeout": float},
+        target=sqlite_url_target,
+    )
 
     def __init__(
         self,
