@@ -24,9 +24,9 @@ from agent_session import (
     dumps_conversation,
     loads_conversation,
 )
+from agent_session._fastpaths import conversation_size
 from agent_session._model import MAX_DEPTH, stamp
 from agent_session._serialization import (
-    conversation_size,
     decode_labels,
     decode_message,
     encode_labels,

@@ -31,7 +31,6 @@ from ._model import MAX_DEPTH, PAYLOAD_ROLES, Conversation, Message, _check_json
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
-    "conversation_size",
     "decode_labels",
     "decode_message",
     "decode_messages",
@@ -111,16 +110,6 @@ def message_size(message: Message) -> int:
 def messages_size(messages: Iterable[Message]) -> int:
     """``size_bytes`` of a session: the sum of its messages' payload sizes."""
     return sum(len(message._raw) for message in messages)
-
-
-def conversation_size(conversation: Conversation) -> int:
-    """The conversation's ``size_bytes``; only messages added since the last call are summed."""
-    counted, total = conversation._sized
-    messages = conversation._messages
-    if counted < len(messages):
-        total += messages_size(messages[counted:])
-        conversation._sized = (len(messages), total)
-    return total
 
 
 def _check_payloads(raws: list[bytes]) -> None:

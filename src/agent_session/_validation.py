@@ -13,9 +13,10 @@ from typing import Final, Literal, NamedTuple
 
 from ._errors import CapacityExceeded, InvalidSessionId
 from ._fakeclock import FakeClock
+from ._fastpaths import conversation_snapshot
 from ._metadata import EMPTY_LABELS
 from ._model import Conversation, Message
-from ._serialization import conversation_size, message_size, messages_size
+from ._serialization import message_size, messages_size
 
 __all__ = [
     "DEFAULT",
@@ -320,10 +321,7 @@ def check_save(
     check_session_id(session_id)
     if type(conversation) is not Conversation and not isinstance(conversation, Conversation):
         raise TypeError(f"save() takes a Conversation, not {conversation!r:.80}")
-    messages = list(conversation._messages)  # the snapshot: later edits change nothing
-    size = conversation_size(conversation)
-    if len(messages) != conversation._sized[0]:  # another thread added one meanwhile
-        size = messages_size(messages)
+    messages, size = conversation_snapshot(conversation)
     if limits.max_message_bytes is not None:
         limits.check_each(session_id, messages)  # type: ignore[arg-type]  # checked above
     return WriteArgs(
