@@ -7,6 +7,7 @@ say) would still give right answers, only slower: these tests make that a failur
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import pytest
 from cachetools import TLRUCache
@@ -56,7 +57,7 @@ def test_cache_store_reads_reorder_the_lru_through_the_fast_path(
 
 
 def test_new_metadata_is_a_real_session_metadata() -> None:
-    fields = ("s", 1.0, 2.0, None, 3, 40, 5, {})
+    fields: tuple[Any, ...] = ("s", 1.0, 2.0, None, 3, 40, 5, {})
     fast = _fastpaths.new_metadata(fields)
     assert type(fast) is SessionMetadata
     assert fast == SessionMetadata(*fields)

@@ -31,7 +31,7 @@ _new_object = object.__new__
 
 def new_metadata(fields: tuple[Any, ...]) -> SessionMetadata:
     """``SessionMetadata(*fields)`` without the NamedTuple's Python-level ``__new__``."""
-    return _new_tuple(SessionMetadata, fields)  # type: ignore[no-any-return]
+    return _new_tuple(SessionMetadata, fields)
 
 
 def new_conversation(messages: list[Message], sized: tuple[int, int]) -> Conversation:
