@@ -39,14 +39,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def mypy(session: nox.Session) -> None:
     """mypy --strict over both halves, the tests, examples, benchmarks and scripts."""
-    session.install(".[postgres,redis,test]", "mypy>=1.13", "types-cachetools", "hatchling", "nox")
+    session.install(".[all,test]", "mypy>=1.13", "types-cachetools", "hatchling", "nox")
     session.run("mypy")
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite on each Python, against the installed (non-editable) wheel."""
-    session.install(".[postgres,redis,test]")
+    session.install(".[all,test]")
     # The tests must import the installed wheel (whose _sync/ the build hook generated), not ./src.
     session.run(
         "python",
