@@ -35,13 +35,14 @@ def new_metadata(fields: tuple[Any, ...]) -> SessionMetadata:
 
 
 def new_conversation(messages: list[Message], sized: tuple[int, int]) -> Conversation:
-    """A :class:`Conversation` that owns ``messages`` (checked already), without copying.
+    """A :class:`Conversation` that owns ``messages`` (checked and stamped), without copying.
 
     :param sized: ``(n, bytes)``: the payload bytes of the first ``n`` messages, if known
     """
     conversation: Conversation = _new_object(Conversation)
     conversation._messages = messages
     conversation._sized = sized
+    conversation._stamped = len(messages)  # saving it again stamps only what is added
     return conversation
 
 
@@ -55,13 +56,14 @@ def conversation_size(conversation: Conversation) -> int:
     return total
 
 
-def conversation_snapshot(conversation: Conversation) -> tuple[list[Message], int]:
-    """A copy of the conversation's messages and their payload bytes, in one pass."""
+def conversation_snapshot(conversation: Conversation) -> tuple[list[Message], int, int]:
+    """A copy of the conversation's messages, their payload bytes, and how many of the
+    first ones are known to be stamped, in one pass."""
     messages = list(conversation._messages)  # the snapshot: later edits change nothing
     size = conversation_size(conversation)
     if len(messages) != conversation._sized[0]:  # another thread added one meanwhile
         size = messages_size(messages)
-    return messages, size
+    return messages, size, min(conversation._stamped, len(messages))
 
 
 def lru_order(cache: object) -> OrderedDict[Any, Any] | None:

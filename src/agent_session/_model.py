@@ -610,15 +610,17 @@ def new_message_id(now: float) -> str:
     return f"{ms:012x}{_NODE:010x}{next(_COUNTER) & 0xFFFFFFFF:08x}"
 
 
-def stamp(messages: Iterable[Message], now: float) -> list[Message]:
-    """The messages, each without an id or creation time given both (``now``).
+def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Message]:
+    """A new list of the messages, each without an id or creation time given both (``now``).
 
     On every write path: the id's time and node part is formatted once per call.
+
+    :param start: the first ``start`` messages are known to be stamped already
     """
-    result: list[Message] = []
+    result = list(messages[:start]) if start else []
     append = result.append
     head = ""
-    for message in messages:
+    for message in messages[start:] if start else messages:
         if message._id is None or message._created_at is None:
             if not head:
                 head = f"{min(max(int(now * 1000), 0), 0xFFFFFFFFFFFF):012x}{_NODE:010x}"
@@ -672,7 +674,9 @@ class Conversation:
     # _sized: (n, bytes) = the wire size of the first n messages, kept so that saving
     # a conversation again costs O(new messages), not O(all). Messages are only ever
     # appended, so the prefix never changes; one tuple, so threads see it whole.
-    __slots__ = ("__weakref__", "_messages", "_sized")
+    # _stamped: the first n messages are known to carry an id and a creation time (a
+    # load from an in-memory store), so saving it again stamps only what was added.
+    __slots__ = ("__weakref__", "_messages", "_sized", "_stamped")
 
     def __init__(self, messages: Iterable[Message] = ()) -> None:
         items = list(messages)
@@ -681,6 +685,7 @@ class Conversation:
                 raise TypeError(f"a Conversation holds Message objects, not {message!r}")
         self._messages = items
         self._sized = (0, 0)
+        self._stamped = 0
 
     @classmethod
     def _adopt(cls, messages: list[Message], size_bytes: int = -1) -> Conversation:
@@ -688,6 +693,7 @@ class Conversation:
         conversation = cls.__new__(cls)
         conversation._messages = messages
         conversation._sized = (0, 0) if size_bytes < 0 else (len(messages), size_bytes)
+        conversation._stamped = 0
         return conversation
 
     @staticmethod
@@ -741,6 +747,7 @@ class Conversation:
         """A new conversation holding the same (immutable) messages."""
         copy = Conversation._adopt(list(self._messages))
         copy._sized = self._sized
+        copy._stamped = self._stamped
         return copy
 
     def without_cut_tool_results(self) -> Conversation:

@@ -277,9 +277,10 @@ class StripedCore:
 
     def save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         """Replace the session's messages (arguments checked by the front door)."""
-        self._check_open()
+        if self.closed:
+            raise StoreClosed(self.name)
         stripe = self._stripes[hash(session_id) & self._mask]
-        messages, size, ttl_arg, expected_version, new_labels = args
+        messages, size, ttl_arg, expected_version, new_labels, stamped = args
 
         def write(stripe: _Stripe, now: float) -> SessionMetadata:
             old = self._current(stripe, session_id, now)
@@ -306,16 +307,17 @@ class StripedCore:
                     kept_labels if new_labels is None else new_labels,
                 ),
             )
-            stripe.put(session_id, _Entry(meta, stamp(messages, now), seconds))
+            stripe.put(session_id, _Entry(meta, stamp(messages, now, stamped), seconds))
             return meta
 
         return self._write(stripe, session_id, write)
 
     def append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         """Add messages at the end (arguments checked by the front door)."""
-        self._check_open()
+        if self.closed:
+            raise StoreClosed(self.name)
         stripe = self._stripes[hash(session_id) & self._mask]
-        new, added, ttl_arg, expected_version, _ = args
+        new, added, ttl_arg, expected_version, _, _ = args
 
         def write(stripe: _Stripe, now: float) -> SessionMetadata:
             old = self._current(stripe, session_id, now)
