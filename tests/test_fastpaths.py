@@ -91,3 +91,28 @@ def test_new_conversation_owns_its_list() -> None:
     assert _fastpaths.conversation_size(conversation) == messages_size(messages)
     conversation.add(Message("user", "b"))
     assert len(conversation) == 2
+
+
+def test_saving_a_loaded_conversation_stamps_only_what_was_added(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent_session._backends import striped
+
+    starts: list[int] = []
+    real = striped.stamp
+
+    def spy(messages: list[Message], now: float, start: int = 0) -> list[Message]:
+        starts.append(start)
+        return real(messages, now, start)
+
+    monkeypatch.setattr(striped, "stamp", spy)
+    with InMemoryStore() as store:
+        store.save("s", Conversation([Message("user", "a"), Message("assistant", "b")]))
+        loaded = store.load("s")
+        ids = [m.id for m in loaded]
+        loaded.add(Message("user", "c"))
+        store.save("s", loaded)
+        assert starts == [0, 2]
+        again = store.load("s")
+        assert [m.id for m in again][:2] == ids and again[2].id is not None
+        assert len({m.id for m in again}) == 3
