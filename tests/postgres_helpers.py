@@ -22,6 +22,22 @@ def drop_tables(dsn: str, prefix: str, schema: str = "public") -> None:
         conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")
 
 
+def with_search_path(dsn: str, search_path: str) -> str:
+    """``dsn`` with libpq ``options`` that set the connection's ``search_path``."""
+    separator = "&" if "?" in dsn else "?"
+    return f"{dsn}{separator}options=-c%20search_path%3D{search_path}"
+
+
+def tables_of(dsn: str, prefix: str) -> list[tuple[object, ...]]:
+    """(schema, table) of every table named ``prefix...``, whatever the schema."""
+    return query(
+        dsn,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_name LIKE %s ORDER BY table_schema, table_name",
+        (prefix.replace("_", r"\_") + "%",),
+    )
+
+
 def terminate(dsn: str, application_name: str) -> int:
     """``pg_terminate_backend`` every connection named ``application_name``; how many.
 

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from postgres_helpers import drop_tables, new_prefix, query, terminate
+from postgres_helpers import (
+    drop_tables,
+    new_prefix,
+    query,
+    tables_of,
+    terminate,
+    with_search_path,
+)
 from psycopg import Connection
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -25,10 +32,11 @@ from agent_session import (
     Conversation,
     Message,
     SerializationError,
+    StoreClosed,
     open_store,
 )
 from agent_session._backends.postgres import SCHEMA_VERSION
-from agent_session._concurrency import Nursery
+from agent_session._concurrency import Nursery, Result, sleep
 from agent_session.testing import FakeClock
 
 from .stalled_clock import LATE_WRITES, check_a_stalled_write
@@ -53,6 +61,7 @@ def _user(text: str) -> Message:
 def test_tables_and_schema_version(postgres_dsn: str, prefix: str) -> None:
     with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
         store.append("s", _user("x"))
+        assert store.schema == "public"  # the default search_path's
     tables = query(
         postgres_dsn,
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s "
@@ -101,6 +110,89 @@ def test_prefixes_and_schemas_isolate_stores(postgres_dsn: str, prefix: str) -> 
     finally:
         drop_tables(postgres_dsn, other_prefix)
         query(postgres_dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def fresh_schema(postgres_dsn: str) -> Iterator[str]:
+    """A schema of this test's own, dropped (with its tables) afterwards."""
+    schema = f"app_{uuid.uuid4().hex[:10]}"
+    query(postgres_dsn, f'CREATE SCHEMA "{schema}"')
+    yield schema
+    query(postgres_dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _names(prefix: str, schema: str) -> list[tuple[object, ...]]:
+    return [(schema, prefix + table) for table in ("messages", "schema", "sessions")]
+
+
+@pytest.mark.parametrize("given_as", ["dsn", "url", "pool"])
+def test_without_schema_the_tables_go_to_the_search_paths_schema(
+    postgres_dsn: str, prefix: str, fresh_schema: str, given_as: str
+) -> None:
+    # Issue 7, defect 14: they went to "public" whatever the DSN's search_path said.
+    dsn = with_search_path(postgres_dsn, fresh_schema)
+    if given_as == "pool":
+        pool = ConnectionPool(
+            postgres_dsn, kwargs={"options": f"-c search_path={fresh_schema}"}, open=False
+        )
+        pool.open()
+        store = PostgresStore(pool, table_prefix=prefix)
+    elif given_as == "url":
+        opened = open_store(f"{dsn}&table_prefix={prefix}")
+        assert isinstance(opened, PostgresStore)
+        store = opened
+    else:
+        store = PostgresStore(dsn, table_prefix=prefix)
+    try:
+        assert store.schema is None and "schema=current_schema()" in repr(store)
+        store.append("s", _user("x"))
+        assert store.schema == fresh_schema  # resolved on the first call, and said
+        assert f"schema={fresh_schema!r}" in repr(store)
+        assert tables_of(postgres_dsn, prefix) == _names(prefix, fresh_schema)
+    finally:
+        store.close()
+        if given_as == "pool":
+            pool.close()
+    # A store that names the schema sees the same session.
+    with PostgresStore(postgres_dsn, schema=fresh_schema, table_prefix=prefix) as again:
+        assert [m.content for m in again.load("s")] == ["x"]
+
+
+def test_an_explicit_schema_beats_the_search_path(
+    postgres_dsn: str, prefix: str, fresh_schema: str
+) -> None:
+    other = f"app_{uuid.uuid4().hex[:10]}"
+    dsn = with_search_path(postgres_dsn, fresh_schema)
+    try:
+        with PostgresStore(dsn, schema=other, table_prefix=prefix) as store:
+            assert store.schema == other
+            store.append("s", _user("x"))
+            assert store.schema == other
+        assert tables_of(postgres_dsn, prefix) == _names(prefix, other)  # created for it
+    finally:
+        query(postgres_dsn, f'DROP SCHEMA IF EXISTS "{other}" CASCADE')
+
+
+def test_a_search_path_naming_no_schema_is_a_clear_error(
+    postgres_dsn: str, prefix: str
+) -> None:
+    missing = f"app_{uuid.uuid4().hex[:10]}"
+    with PostgresStore(
+        with_search_path(postgres_dsn, missing), table_prefix=prefix
+    ) as store:
+        with pytest.raises(BackendError, match="search_path") as info:
+            store.append("s", _user("x"))
+        message = str(info.value)
+        assert missing in message and "schema=" in message and "CREATE SCHEMA" in message
+        assert store.schema is None
+        assert tables_of(postgres_dsn, prefix) == []  # nothing went to public instead
+        try:
+            query(postgres_dsn, f'CREATE SCHEMA "{missing}"')
+            store.append("s", _user("x"))  # works once it exists, no new store
+            assert store.schema == missing
+            assert tables_of(postgres_dsn, prefix) == _names(prefix, missing)
+        finally:
+            query(postgres_dsn, f'DROP SCHEMA IF EXISTS "{missing}" CASCADE')
 
 
 def test_callers_pool_is_used_and_not_closed(postgres_dsn: str, prefix: str) -> None:
@@ -189,6 +281,67 @@ def test_a_pop_that_cannot_decode_the_newest_message_keeps_it(
         assert store.pop("s") == _user("z")
 
 
+@pytest.mark.parametrize("sliding", [False, True])
+def test_every_serialization_error_names_its_session(
+    postgres_dsn: str, prefix: str, sliding: bool
+) -> None:
+    # Issue 7, defect 13: a corrupt row or labels column raises SerializationError
+    # carrying the session's id, from every call that reads it. With sliding=True a
+    # missing row ran load 50 times and then raised BackendError ("kept changing").
+    with PostgresStore(
+        postgres_dsn, table_prefix=prefix, sliding=sliding, default_ttl=60
+    ) as store:
+        store.append("body", _user("x"))
+        store.append("labels", _user("x"))
+        store.append("short", _user("a"), _user("b"), _user("c"))
+        store.append("top", _user("a"), _user("b"))
+        messages, sessions = f'"{prefix}messages"', f'"{prefix}sessions"'
+        query(postgres_dsn, f"UPDATE {messages} SET body = 'not json' WHERE session_id = 'body'")
+        query(postgres_dsn, f"UPDATE {sessions} SET labels = '[1]' WHERE id = 'labels'")
+        query(postgres_dsn, f"DELETE FROM {messages} WHERE session_id = 'short' AND seq = 1")
+        query(postgres_dsn, f"DELETE FROM {messages} WHERE session_id = 'top' AND seq = 1")
+        calls: list[tuple[str, Callable[[], Result[object]]]] = [
+            ("body", lambda: store.load("body")),
+            ("body", lambda: store.load("body", last=1)),
+            ("body", lambda: store.pop("body")),
+            ("labels", lambda: store.get_metadata("labels")),
+            ("labels", lambda: store.touch("labels")),
+            ("labels", lambda: store.find_sessions()),
+            ("short", lambda: store.load("short")),
+            ("short", lambda: store.load("short", last=2)),
+            ("top", lambda: store.pop("top")),
+        ]
+        for session_id, call in calls:
+            with pytest.raises(SerializationError) as raised:
+                call()
+            assert raised.value.session_id == session_id, (session_id, raised.value)
+            assert repr(session_id) in str(raised.value)
+        # What the damage did not reach still reads.
+        assert [m.content for m in store.load("short", last=1)] == ["c"]
+
+
+def test_timestamps_are_floats_in_every_answer(postgres_dsn: str, prefix: str) -> None:
+    # Issue 7, defect 13, beyond the contract: find_sessions, pop, and a new store.
+    def clock() -> int:  # whole seconds, as an int
+        return 1_700_000_000
+
+    with PostgresStore(
+        postgres_dsn, table_prefix=prefix, clock=clock, default_ttl=60
+    ) as store:
+        store.append("s", _user("a"), _user("b"))
+        [meta] = (store.find_sessions()).items
+        popped = store.pop("s")
+        assert popped is not None and type(popped.created_at) is float
+    with PostgresStore(postgres_dsn, table_prefix=prefix, clock=clock) as store:
+        again = store.get_metadata("s")
+        [message] = store.load("s")
+    for stamps in (meta, again):
+        assert all(
+            type(t) is float for t in (stamps.created_at, stamps.updated_at, stamps.expires_at)
+        )
+    assert type(message.created_at) is float
+
+
 def test_rows_missing_from_a_session_are_reported(postgres_dsn: str, prefix: str) -> None:
     with PostgresStore(postgres_dsn, table_prefix=prefix) as store:
         store.append("s", _user("a"), _user("b"))
@@ -234,6 +387,29 @@ def test_unreachable_server_raises_backend_error(prefix: str) -> None:
         assert not isinstance(info.value.__cause__, PoolTimeout)
         with pytest.raises(BackendError):  # and again: the store keeps trying to open
             store.append("s", _user("x"))
+
+
+def test_closing_while_the_first_call_opens_the_pool(postgres_dsn: str, prefix: str) -> None:
+    # close marks the store closed at once, then waits for the opening call to finish
+    # opening the pool, and closes it: the call ends with StoreClosed (or its answer).
+    store = PostgresStore(postgres_dsn, table_prefix=prefix)
+    outcomes: list[object] = []
+
+    def call() -> None:
+        try:
+            outcomes.append(store.exists("s"))
+        except StoreClosed:
+            outcomes.append("closed")
+
+    with Nursery() as nursery:
+        nursery.start_soon(call)
+        sleep(0.01)  # the call is connecting
+        nursery.start_soon(store.close)
+    assert outcomes in ([False], ["closed"])
+    assert store._pool.closed  # not left open by the call that opened it
+    with pytest.raises(StoreClosed):
+        store.exists("s")
+    store.close()  # and again: harmless
 
 
 def test_killed_connections_are_replaced(postgres_dsn: str, prefix: str) -> None:

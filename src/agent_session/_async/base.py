@@ -79,9 +79,10 @@ class AsyncSessionStore(ABC):
     def _from_url(cls: type[_Store], url: StoreURL, options: dict[str, Any]) -> _Store:
         """The store a parsed URL names; keyword ``options`` override the URL's."""
         kwargs = {**url.options, **options}
+        build: Any = cls  # the base takes no arguments; each registered store its own
         if cls.url_spec is not None and cls.url_spec.target is not None:
-            return cls(url.target, **kwargs)
-        return cls(**kwargs)
+            return build(url.target, **kwargs)  # type: ignore[no-any-return]
+        return build(**kwargs)  # type: ignore[no-any-return]
 
     # -- the front door ----------------------------------------------------------------
 

@@ -10,13 +10,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .._backends.postgres import (
+    CURRENT_SCHEMA,
     SCHEMA_VERSION,
     PostgresSQL,
     apostgres_driver,
     check_identifiers,
     connection_usable,
 )
-from .._concurrency import AsyncLock, aensure_asyncio
+from .._concurrency import AsyncLock
 from .._errors import (
     BackendError,
     SerializationError,
@@ -24,7 +25,6 @@ from .._errors import (
     SessionNotFound,
     StoreClosed,
     VersionConflict,
-    map_backend_errors,
 )
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
@@ -37,20 +37,15 @@ from .._serialization import (
     encode_message,
     message_size,
 )
+from .._urls import COMMON_OPTIONS, URLSpec, driver_url
 from .._validation import (
     DEFAULT,
     Clock,
+    Default,
     Limits,
-    TTLArg,
-    check_append,
+    WriteArgs,
     check_clock,
-    check_last,
-    check_limit,
-    check_prefix,
-    check_save,
-    check_session_id,
     check_ttl,
-    resolve_ttl_arg,
 )
 from .base import AsyncSessionStore
 
@@ -100,6 +95,14 @@ class AsyncPostgresStore(AsyncSessionStore):
     write is one SQL statement, hence one round trip and one transaction; ``append``
     never reads or rewrites the conversation, and ``load(last=N)`` reads N rows.
 
+    Where the tables live: in ``schema`` when it is given; otherwise in the current
+    schema of the store's first connection (``SELECT current_schema()``: the first
+    existing schema of the DSN's or the role's ``search_path``, usually ``public``), as
+    SQLAlchemy and Django put theirs. It is resolved once, on the first call, and every
+    statement then names it, so ``schema`` and the repr show it from then on. A
+    ``search_path`` that names no existing schema raises :class:`BackendError` on that
+    call: pass ``schema=``, or create the schema.
+
     The async flavour runs on asyncio only (psycopg's async connections need it): under
     trio every call raises a clear ``RuntimeError``; use the blocking
     :class:`PostgresStore` in a worker thread there. The sync flavour works anywhere.
@@ -107,7 +110,8 @@ class AsyncPostgresStore(AsyncSessionStore):
     :param dsn_or_pool: a libpq connection string or URL (the store makes its own pool,
         opens it on first use and closes it on close), or an open pool of the caller's
         (used as is, never closed by the store)
-    :param schema: the PostgreSQL schema holding the tables; created if missing
+    :param schema: the PostgreSQL schema holding the tables, created if missing; None
+        (the default): the connection's current schema, see above
     :param table_prefix: prefix of the table names (letters, digits, underscores), so
         several stores can share a database without seeing each other
     :param default_ttl: seconds or ``timedelta`` a session lives after its last write;
@@ -129,12 +133,21 @@ class AsyncPostgresStore(AsyncSessionStore):
     """
 
     name = "postgres"
+    url_spec = URLSpec(
+        "postgresql",
+        ("postgresql", "postgres"),
+        {**COMMON_OPTIONS, "schema": str, "table_prefix": str, "connect_timeout": float},
+        target=driver_url,
+        driver_parameters=True,  # libpq's own (sslmode, options, ...) stay in the DSN
+    )
+    _backend_name = "PostgreSQL"
+    _asyncio_only = True
 
     def __init__(
         self,
         dsn_or_pool: str | AsyncConnectionPool[Any],
         *,
-        schema: str = "public",
+        schema: str | None = None,
         table_prefix: str = "agent_session_",
         default_ttl: float | timedelta | None = None,
         sliding: bool = False,
@@ -149,6 +162,7 @@ class AsyncPostgresStore(AsyncSessionStore):
         (psycopg, _, pool_class), errors = apostgres_driver()
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
+        # None until the first connection says (see the class docstring).
         self._schema, self._prefix = check_identifiers(schema, table_prefix)
         self._default_ttl = check_ttl(default_ttl, "default_ttl")
         self._sliding = sliding
@@ -159,12 +173,11 @@ class AsyncPostgresStore(AsyncSessionStore):
             raise ValueError("connect_timeout must be a positive number of seconds, not None")
         if pool_kwargs is not None and not isinstance(pool_kwargs, Mapping):
             raise TypeError(f"pool_kwargs must be a mapping or None, not {pool_kwargs!r}")
-        self._sql = PostgresSQL(self._schema, self._prefix)
-        self._errors = errors
+        self._driver_errors = errors
+        self._sql: PostgresSQL  # built by _open, once the schema is known
         self._operational: type[Exception] = psycopg.OperationalError
         self._tuple_row = psycopg.rows.tuple_row
-        self._closed = False
-        self._ready = False  # tables checked and the pool open
+        self._ready = False  # schema known, tables checked and the pool open
         self._pool_opened = False
         self._open_lock = AsyncLock()
         self._conninfo = ""
@@ -209,10 +222,15 @@ class AsyncPostgresStore(AsyncSessionStore):
                 f"dsn_or_pool must be a DSN (str) or a psycopg_pool {pool_class.__name__}, "
                 f"not {type(dsn_or_pool).__name__}"
             )
+        self._backend_name = self._where  # a BackendError names the server or pool
 
     @property
-    def schema(self) -> str:
-        """The PostgreSQL schema holding the tables."""
+    def schema(self) -> str | None:
+        """The PostgreSQL schema holding the tables.
+
+        The one given; without ``schema=``, the connection's current schema once the
+        first call has connected, None before.
+        """
         return self._schema
 
     @property
@@ -222,43 +240,50 @@ class AsyncPostgresStore(AsyncSessionStore):
 
     # -- connections, schema, statements ----------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosed(self.name)
+    async def _statements(self) -> PostgresSQL:
+        """The store's statements, once the tables are ready (opening on first use)."""
+        if not self._ready:
+            await self._open()
+        return self._sql
 
-    async def _open(self) -> AsyncConnectionPool[Any]:
-        """Create or migrate the tables and open our pool, once."""
+    async def _open(self) -> None:
+        """Resolve the schema, create or migrate the tables and open our pool, once."""
         async with self._open_lock:
-            self._check_open()
-            if not self._ready:
-                with map_backend_errors(self._where, self._errors):
-                    if self._owns_pool:
-                        # Migrate on a connection of our own: a server that is down, or
-                        # refuses us, fails at once with libpq's reason, not a pool timeout.
-                        conn = await self._pool.connection_class.connect(
-                            self._conninfo, **self._connect_kwargs
-                        )
-                        async with conn:
-                            await self._migrate(conn)
-                        await self._pool.open()  # connects in the background
-                        self._pool_opened = True
-                    else:
-                        conn = await self._checkout(self._pool)
-                        try:
-                            await self._migrate(conn)
-                        finally:
-                            await self._pool.putconn(conn)
-                self._ready = True
-        return self._pool
+            if self._closed:
+                raise StoreClosed(self.name)
+            if self._ready:
+                return
+            if self._owns_pool:
+                # Migrate on a connection of our own: a server that is down, or refuses
+                # us, fails at once with libpq's reason, not a pool timeout.
+                conn = await self._pool.connection_class.connect(
+                    self._conninfo, **self._connect_kwargs
+                )
+                async with conn:
+                    await self._migrate(conn)
+                await self._pool.open()  # connects in the background
+                self._pool_opened = True
+            else:
+                conn = await self._checkout(self._pool)
+                try:
+                    await self._migrate(conn)
+                finally:
+                    await self._pool.putconn(conn)
+            self._ready = True
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
-        sql = self._sql
         async with conn.transaction():
             cursor = conn.cursor(row_factory=self._tuple_row)
+            schema = self._schema
+            if schema is None:
+                await cursor.execute(CURRENT_SCHEMA)
+                current, search_path = await cursor.fetchone() or (None, "")
+                schema = self._check_current_schema(current, search_path)
+            sql = PostgresSQL(schema, self._prefix)
             # Two processes opening fresh tables at once: one migrates, the other waits
             # here and then finds the work done.
             await cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (sql.lock_key,))
-            await cursor.execute(sql.schema_exists, (self._schema,))
+            await cursor.execute(sql.schema_exists, (schema,))
             if await cursor.fetchone() is None:
                 await cursor.execute(sql.create_schema)
             await cursor.execute(sql.version_table_exists, (sql.version_table,))
@@ -270,7 +295,7 @@ class AsyncPostgresStore(AsyncSessionStore):
             version = 0 if row is None or row[0] is None else int(row[0])
             if version > SCHEMA_VERSION:
                 raise SerializationError(
-                    f"the tables {self._prefix}* in schema {self._schema!r} have schema "
+                    f"the tables {self._prefix}* in schema {schema!r} have schema "
                     f"version {version}, newer than the {SCHEMA_VERSION} this agent-session "
                     "knows: upgrade agent-session"
                 )
@@ -280,6 +305,24 @@ class AsyncPostgresStore(AsyncSessionStore):
             if version < SCHEMA_VERSION:
                 await cursor.execute(sql.clear_version)
                 await cursor.execute(sql.write_version, (SCHEMA_VERSION,))
+        # Settled only once the tables are there: a failed first open resolves again.
+        self._schema, self._sql = schema, sql
+
+    def _check_current_schema(self, schema: str | None, search_path: str) -> str:
+        """The connection's current schema, if the tables can live there."""
+        if schema is None:
+            raise BackendError(
+                f"{self._where}: the connection's search_path ({search_path!r}) names no "
+                "existing schema, so there is no current schema to hold the tables: pass "
+                "schema='...' to the store, or CREATE SCHEMA one that search_path names"
+            )
+        if schema.startswith("pg_temp_"):
+            raise BackendError(
+                f"{self._where}: the connection's search_path ({search_path!r}) puts a "
+                f"temporary schema ({schema!r}) first, and tables there would vanish with "
+                "the connection: pass schema='...' to the store"
+            )
+        return schema
 
     async def _checkout(self, pool: AsyncConnectionPool[Any]) -> AsyncConnection[Any]:
         """A connection from the pool, skipping any the server has dropped meanwhile."""
@@ -319,15 +362,15 @@ class AsyncPostgresStore(AsyncSessionStore):
     async def _run(
         self, query: str, params: Mapping[str, Any], retry: bool = False
     ) -> list[tuple[Any, ...]]:
-        """Rows of one statement; driver errors become :class:`BackendError`.
+        """Rows of one statement (driver errors propagate: the front door maps them).
 
         :param retry: the statement only reads: run it again once if its connection died
         """
-        pool = self._pool if self._ready else await self._open()
+        if not self._ready:
+            await self._open()
         try:
-            with map_backend_errors(self._where, self._errors):
-                return await self._execute(pool, query, params, retry)
-        except BackendError:
+            return await self._execute(self._pool, query, params, retry)
+        except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
             raise
@@ -410,59 +453,38 @@ class AsyncPostgresStore(AsyncSessionStore):
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
+    async def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         labels_json = None
         if args.labels is not None:
-            _check_no_nul(args.labels)
+            _check_no_nul(args.labels)  # before any connection: nothing is written
             labels_json = encode_labels(args.labels)
-        params = self._params(session_id, args.messages, args.ttl, expected_version, labels_json)
-        sql = self._sql
-        query = sql.save_upsert if not expected_version else sql.save_update
-        return await self._write(query, params, expected_version, append=False)
+        sql = await self._statements()
+        expected = args.expected_version
+        params = self._params(session_id, args.messages, args.ttl, expected, labels_json)
+        query = sql.save_upsert if not expected else sql.save_update
+        return await self._write(query, params, expected, append=False)
 
-    async def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        args = check_append(session_id, messages, ttl, expected_version, self._limits)
-        params = self._params(session_id, args.messages, args.ttl, expected_version, None)
-        sql = self._sql
+    async def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        sql = await self._statements()
+        expected = args.expected_version
+        params = self._params(session_id, args.messages, args.ttl, expected, None)
         if len(args.messages) == 1:  # the common case: no arrays to send
-            query = sql.append_upsert_one if not expected_version else sql.append_update_one
+            query = sql.append_upsert_one if not expected else sql.append_update_one
         else:
-            query = sql.append_upsert if not expected_version else sql.append_update
-        return await self._write(query, params, expected_version, append=True)
+            query = sql.append_upsert if not expected else sql.append_update
+        return await self._write(query, params, expected, append=True)
 
-    async def pop(self, session_id: str) -> Message | None:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_session_id(session_id)
-        pool = self._pool if self._ready else await self._open()
+    async def _pop(self, session_id: str) -> Message | None:
+        await self._statements()
+        pool = self._pool
         try:
-            with map_backend_errors(self._where, self._errors):
-                conn = await self._checkout(pool)
-                try:
-                    return await self._pop_locked(conn, session_id)
-                finally:
-                    await pool.putconn(conn)  # rolls back what a failure left open
-        except BackendError:
-            if self._closed:
+            conn = await self._checkout(pool)
+            try:
+                return await self._pop_locked(conn, session_id)
+            finally:
+                await pool.putconn(conn)  # rolls back what a failure left open
+        except self._driver_errors:
+            if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
             raise
 
@@ -497,19 +519,16 @@ class AsyncPostgresStore(AsyncSessionStore):
             await cursor.execute(sql.pop_remove, params, prepare=prepare)
         return message
 
-    async def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_session_id(session_id)
-        ttl_arg = resolve_ttl_arg(ttl)
-        keep = ttl_arg is DEFAULT
+    async def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
+        sql = await self._statements()
+        keep = ttl is DEFAULT
         params = {
             "id": session_id,
             "now": self._clock(),
             "keep": keep,
-            "ttl": None if keep else ttl_arg,
+            "ttl": None if keep else ttl,
         }
-        rows = await self._run(self._sql.touch, params)
+        rows = await self._run(sql.touch, params)
         if not rows:
             raise SessionNotFound(session_id)
         created_at, updated_at, old_expiry, count, size, version, labels, expires_at, done = rows[0]
@@ -526,64 +545,65 @@ class AsyncPostgresStore(AsyncSessionStore):
             _labels(labels, session_id),
         )
 
-    async def delete(self, session_id: str) -> bool:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_session_id(session_id)
+    async def _delete(self, session_id: str) -> bool:
+        sql = await self._statements()
         now = self._clock()
-        rows = await self._run(self._sql.delete, {"id": session_id})
+        rows = await self._run(sql.delete, {"id": session_id})
         return bool(rows) and not _expired(rows[0][0], now)
 
-    async def purge_expired(self) -> int:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        rows = await self._run(self._sql.purge_expired, {"now": self._clock()})
+    async def _purge_expired(self) -> int:
+        sql = await self._statements()
+        rows = await self._run(sql.purge_expired, {"now": self._clock()})
         return int(rows[0][0])
 
-    async def clear(self) -> int:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        rows = await self._run(self._sql.clear, {"now": self._clock()})
+    async def _clear(self) -> int:
+        sql = await self._statements()
+        rows = await self._run(sql.clear, {"now": self._clock()})
         return int(rows[0][0])
 
     # -- reads ----------------------------------------------------------------------------
 
-    async def load(self, session_id: str, *, last: int | None = None) -> Conversation:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_session_id(session_id)
-        last = check_last(last)
-        query = self._sql.load_sliding if self._sliding else self._sql.load
-        params: dict[str, Any] = {"id": session_id, "last": last}
-        for _ in range(_ATTEMPTS):
-            params["now"] = now = self._clock()
-            rows = await self._run(query, params, retry=not self._sliding)
-            if not rows:
-                raise SessionNotFound(session_id)
-            expires_at, count, size, _ = rows[0]
-            if _expired(expires_at, now):
-                raise SessionExpired(session_id, expires_at)
-            bodies = [row[3] for row in rows if row[3] is not None]
-            if len(bodies) == (count if last is None else min(count, last)):
-                messages = decode_messages(bodies, session_id)
-                return Conversation._adopt(messages, size if last is None else -1)
-            if not self._sliding:
-                raise SerializationError(
-                    f"session {session_id!r} should hold {count} messages but its rows do "
-                    "not match: the tables were changed outside agent-session",
-                    session_id=session_id,
-                )
-            # Sliding: the UPDATE saw a write committed after the SELECT's snapshot.
-        raise BackendError(
-            f"session {session_id!r} kept changing under load ({_ATTEMPTS} tries); retry"
-        )
+    async def _load(self, session_id: str, last: int | None) -> Conversation:
+        sql = await self._statements()
+        params: dict[str, Any] = {"id": session_id, "last": last, "now": self._clock()}
+        if self._sliding:
+            # Restarts the TTL. Its UPDATE sees the newest session row but its join the
+            # statement's snapshot, so a write committed in between shows as a mismatch.
+            rows = await self._run(sql.load_sliding, params)
+            conversation = self._conversation(session_id, last, rows, params["now"])
+            if conversation is not None:
+                return conversation
+        # One snapshot: rows that do not match their session were changed outside (and
+        # after a sliding mismatch, this tells such rows from a write in between).
+        rows = await self._run(sql.load, params, retry=True)
+        conversation = self._conversation(session_id, last, rows, params["now"])
+        if conversation is None:
+            raise SerializationError(
+                f"session {session_id!r} should hold {rows[0][1]} messages but its rows do "
+                "not match: the tables were changed outside agent-session",
+                session_id=session_id,
+            )
+        return conversation
 
-    async def get_metadata(self, session_id: str) -> SessionMetadata:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_session_id(session_id)
+    def _conversation(
+        self, session_id: str, last: int | None, rows: list[tuple[Any, ...]], now: float
+    ) -> Conversation | None:
+        """The session's messages from load's rows; None if they do not match its count."""
+        if not rows:
+            raise SessionNotFound(session_id)
+        expires_at, count, size, _ = rows[0]
+        if _expired(expires_at, now):
+            raise SessionExpired(session_id, expires_at)
+        bodies = [row[3] for row in rows if row[3] is not None]
+        if len(bodies) != (count if last is None else min(count, last)):
+            return None
+        messages = decode_messages(bodies, session_id)
+        return Conversation._adopt(messages, size if last is None else -1)
+
+    async def _get_metadata(self, session_id: str) -> SessionMetadata:
+        sql = await self._statements()
         now = self._clock()
-        rows = await self._run(self._sql.metadata, {"id": session_id}, retry=True)
+        rows = await self._run(sql.metadata, {"id": session_id}, retry=True)
         if not rows:
             raise SessionNotFound(session_id)
         row = rows[0]
@@ -593,19 +613,18 @@ class AsyncPostgresStore(AsyncSessionStore):
             session_id, row[0], row[1], row[2], row[3], row[4], row[5], _labels(row[6], session_id)
         )
 
-    async def exists(self, session_id: str) -> bool:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_session_id(session_id)
+    async def _exists(self, session_id: str) -> bool:
+        sql = await self._statements()
         now = self._clock()
-        rows = await self._run(self._sql.exists, {"id": session_id}, retry=True)
+        rows = await self._run(sql.exists, {"id": session_id}, retry=True)
         return bool(rows) and not _expired(rows[0][0], now)
 
     async def _ids(self, prefix: str | None, limit: int | None, after: str | None) -> list[str]:
         if prefix and "\x00" in prefix:
             return []  # no id holds a NUL, and PostgreSQL text cannot carry one (defect 11)
+        sql = await self._statements()
         upper = prefix_upper_bound(prefix) if prefix else None
-        query = self._sql.list_sessions(
+        query = sql.list_sessions(
             bool(prefix), upper is not None, after is not None, limit is not None
         )
         params = {
@@ -617,19 +636,10 @@ class AsyncPostgresStore(AsyncSessionStore):
         }
         return [row[0] for row in await self._run(query, params, retry=True)]
 
-    async def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_prefix(prefix)
-        limit = check_limit(limit)
+    async def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         return await self._ids(prefix, limit, None)
 
-    async def iter_sessions(self, *, prefix: str | None = None) -> AsyncIterator[str]:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        check_prefix(prefix)
+    async def _iter_sessions(self, prefix: str | None) -> AsyncIterator[str]:
         after: str | None = None
         while True:
             page = await self._ids(prefix, _ITER_PAGE, after)
@@ -639,22 +649,12 @@ class AsyncPostgresStore(AsyncSessionStore):
                 return
             after = page[-1]
 
-    async def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
-        aensure_asyncio(type(self).__name__)
-        self._check_open()
-        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
+    async def _find_sessions(self, query: FindQuery) -> Page:
         if any("\x00" in k or "\x00" in v for k, v in query.labels.items()):
             return Page([], None)  # no stored label can hold a NUL
+        statements = await self._statements()
         at, sid = query.after if query.after is not None else (None, None)
-        sql = self._sql.find_sessions(
+        sql = statements.find_sessions(
             bool(query.labels),
             query.updated_after is not None,
             query.updated_before is not None,
@@ -682,22 +682,17 @@ class AsyncPostgresStore(AsyncSessionStore):
 
     # -- closing --------------------------------------------------------------------------
 
-    async def aclose(self) -> None:
-        """Close the store, and its pool if it made it; a pool of the caller's stays open.
-
-        Closing twice is harmless.
-        """
+    async def _aclose(self) -> None:
+        """Close the pool if the store made it; a pool of the caller's stays open."""
+        # Under the lock: an _open in flight finishes opening the pool, then it is closed
+        # here (and the call that opened it gets StoreClosed, see _run).
         async with self._open_lock:
-            if self._closed:
-                return
-            self._closed = True
             if self._owns_pool and self._pool_opened:
-                aensure_asyncio(type(self).__name__)
-                with map_backend_errors(self._where, self._errors):
-                    await self._pool.close()
+                await self._pool.close()
 
     def __repr__(self) -> str:
+        # Without schema=, the schema is known once the first call has connected.
+        schema = "current_schema()" if self._schema is None else repr(self._schema)
         return (
-            f"<{type(self).__name__} {self._where} schema={self._schema!r} "
-            f"table_prefix={self._prefix!r}>"
+            f"<{type(self).__name__} {self._where} schema={schema} table_prefix={self._prefix!r}>"
         )

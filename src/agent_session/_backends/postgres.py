@@ -3,7 +3,8 @@
 Nothing here imports psycopg, so ``import agent_session`` works without the
 ``postgres`` extra; the stores load the driver (``postgres_driver`` below) when one is built.
 
-Layout (every name carries the store's ``table_prefix``, in its ``schema``):
+Layout (every name carries the store's ``table_prefix``, in its ``schema``: the one
+given, else the first connection's ``current_schema()``; every statement names it):
 
 - ``<prefix>sessions``: one row per session (times, TTL duration, version,
   counters, ``labels`` as jsonb, ``next_seq``), its id in the "C" collation so
@@ -46,6 +47,7 @@ from typing import Final
 from . import DriverInfo, import_driver
 
 __all__ = [
+    "CURRENT_SCHEMA",
     "SCHEMA_VERSION",
     "PostgresSQL",
     "apostgres_driver",
@@ -73,22 +75,30 @@ def postgres_driver() -> DriverInfo:
 
 SCHEMA_VERSION: Final = 1
 
+#: Where a store given no ``schema`` keeps its tables: the schema that unqualified
+#: names would be created in (NULL when the search_path names no existing schema),
+#: and the search_path, for the error that case raises.
+CURRENT_SCHEMA: Final = "SELECT current_schema(), current_setting('search_path')"
+
 _PREFIX = re.compile(r"[A-Za-z0-9_]{0,40}")
 _NAMEDATALEN = 63  # PostgreSQL truncates longer identifiers
 
 
-def check_identifiers(schema: object, table_prefix: object) -> tuple[str, str]:
+def check_identifiers(schema: object, table_prefix: object) -> tuple[str | None, str]:
     """``schema`` and ``table_prefix`` if usable in identifiers, else a clear error.
 
-    :raises TypeError: if either is not a str
+    :param schema: None: the connection's current schema, resolved on first use
+    :raises TypeError: if the schema is not a str or None, or the prefix not a str
     :raises ValueError: if the schema is empty, too long or holds a NUL, or the prefix
         is not up to 40 letters, digits and underscores
     """
-    if not isinstance(schema, str):
-        raise TypeError(f"schema must be a str, not {schema!r}")
+    if schema is not None and not isinstance(schema, str):
+        raise TypeError(f"schema must be a str or None, not {schema!r}")
     if not isinstance(table_prefix, str):
         raise TypeError(f"table_prefix must be a str, not {table_prefix!r}")
-    if not schema or "\x00" in schema or len(schema.encode("utf-8")) > _NAMEDATALEN:
+    if schema is not None and (
+        not schema or "\x00" in schema or len(schema.encode("utf-8")) > _NAMEDATALEN
+    ):
         raise ValueError(
             f"schema must be a PostgreSQL schema name of 1 to {_NAMEDATALEN} bytes without "
             f"NUL, not {schema!r}"
