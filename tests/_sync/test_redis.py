@@ -31,7 +31,7 @@ from agent_session import (
     open_store,
 )
 from agent_session._backends.redis import redis_driver
-from agent_session._concurrency import sleep
+from agent_session._concurrency import Nursery, sleep
 from agent_session.testing import FakeClock
 
 from .stalled_clock import LATE_WRITES, check_a_stalled_write
@@ -583,3 +583,207 @@ def test_a_write_that_read_the_clock_then_stalled_never_moves_time_back(
         clock,
         late_write,
     )
+
+
+def _close_under_load(url: str, prefix: str, round_: int) -> None:
+    """8 workers append and read in a loop; the store is closed under them."""
+    store = RedisStore(url, prefix=prefix)
+    appended: list[tuple[str, str]] = []
+    endings: list[BaseException | None] = []
+    deadline = time.monotonic() + 5  # bounded even if closing stopped nothing
+
+    def worker(n: int) -> None:
+        session_id = f"s{n % 2}"
+        i = 0
+        try:
+            while time.monotonic() < deadline:
+                text = f"{round_}-{n}-{i}"
+                store.append(session_id, _user(text))
+                appended.append((session_id, text))
+                store.load(session_id, last=3)
+                store.list_sessions()
+                store.find_sessions(limit=5)
+                i += 1
+        except Exception as exc:  # collected: the test judges every one of them
+            endings.append(exc)
+            return
+        endings.append(None)
+
+    with Nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(worker, n)
+        sleep(0.15)
+        store.close()
+    assert len(endings) == 8
+    for ending in endings:
+        assert isinstance(ending, (StoreClosed, BackendError)), repr(ending)
+    with RedisStore(url, prefix=prefix) as fresh:
+        for session_id in ("s0", "s1"):
+            held = {m.content for m in fresh.load(session_id)}
+            assert {text for sid, text in appended if sid == session_id} <= held
+
+
+def test_closing_while_calls_are_in_flight_raises_only_store_errors(
+    redis_url: str, prefix: str
+) -> None:
+    # Issue 7, defect 9: close() under calls in flight (threads, in the sync half) leaked
+    # redis-py internals ("'NoneType' object has no attribute 'readline'", "I/O
+    # operation on closed file"). Calls in flight finish, or raise StoreClosed (or
+    # BackendError); no append that returned is lost.
+    for round_ in range(3):  # each round a few tenths of a second
+        _close_under_load(redis_url, prefix, round_)
+
+
+@pytest.mark.parametrize(
+    ("which", "damage"),
+    [
+        ("meta", "string"),
+        ("meta", "list"),
+        ("msgs", "hash"),
+        ("msgs", "string"),
+    ],
+)
+def test_a_session_key_of_the_wrong_type_raises_serialization_error(
+    redis_url: str, prefix: str, peek: redis.Redis, which: str, damage: str
+) -> None:
+    # Issue 7, defect 6: a key of another type (set behind the store's back) raised
+    # BackendError (Redis's WRONGTYPE), as if Redis were down.
+    with RedisStore(redis_url, prefix=prefix, default_ttl=60) as store:
+        store.save("s", Conversation([_user("x")]), labels={"k": "v"})
+        store.save("other", Conversation([_user("y")]), labels={"k": "v"})
+        key = f"{prefix}{{s}}:{which}"
+        peek.delete(key)
+        if damage == "string":
+            peek.set(key, "stray")
+        elif damage == "list":
+            peek.rpush(key, "stray")
+        else:
+            peek.hset(key, "stray", "1")
+
+        def snapshot() -> dict[str, Any]:
+            return {k: (peek.type(k), peek.dump(k)) for k in keys_under(redis_url, prefix)}
+
+        before = snapshot()
+        calls: dict[str, Callable[[], Any]] = {
+            "save": lambda: store.save("s", Conversation([_user("z")])),
+            "append": lambda: store.append("s", _user("z")),
+            "load": lambda: store.load("s"),
+            "load last": lambda: store.load("s", last=1),
+            "pop": lambda: store.pop("s"),
+            "touch": lambda: store.touch("s"),
+        }
+        if which == "meta":  # these read the meta hash only
+            calls["get_metadata"] = lambda: store.get_metadata("s")
+            calls["exists"] = lambda: store.exists("s")
+        for name, call in calls.items():
+            with pytest.raises(SerializationError) as raised:
+                call()
+            assert raised.value.session_id == "s", name
+            assert key in str(raised.value) and damage in str(raised.value), name
+            assert snapshot() == before, name  # nothing written
+        # The other session is untouched, and the listings go on without the damage.
+        assert [m.content for m in store.load("other")] == ["y"]
+        listed = ["other"] if which == "meta" else ["other", "s"]
+        assert store.list_sessions() == listed
+        assert [sid for sid in store.iter_sessions()] == listed
+        for labels in (None, {"k": "v"}):
+            page = store.find_sessions(labels=labels)
+            assert sorted(meta.session_id for meta in page.items) == listed
+        assert store.purge_expired() == 0
+        assert store.delete("s")  # a damaged session can still be removed
+        assert not peek.exists(f"{prefix}{{s}}:meta", f"{prefix}{{s}}:msgs")
+        assert store.list_sessions() == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("expires", "soon"),
+        ("expires", "nan"),
+        ("created", "nan"),
+        ("updated", "inf"),
+        ("count", "-1"),
+        ("size", "1e3"),
+        ("version", "two"),
+        ("labels", "[1]"),
+    ],
+)
+def test_a_garbled_meta_field_raises_serialization_error_on_every_read(
+    redis_url: str, prefix: str, peek: redis.Redis, field: str, value: str
+) -> None:
+    # Issue 7, defect 6: exists() raised a bare ValueError on a garbled expiry, and
+    # get_metadata() took NaN, infinite and negative numbers for good ones.
+    with RedisStore(redis_url, prefix=prefix) as store:
+        store.save("s", Conversation([_user("x")]), labels={"k": "v"})
+        peek.hset(f"{prefix}{{s}}:meta", field, value)
+        reads: dict[str, Callable[[], Any]] = {"get_metadata": lambda: store.get_metadata("s")}
+        if field == "expires":
+            reads["exists"] = lambda: store.exists("s")
+        if field in ("expires", "updated", "count", "size"):  # what load reads
+            reads["load"] = lambda: store.load("s")
+        for name, read in reads.items():
+            with pytest.raises(SerializationError) as raised:
+                read()
+            assert raised.value.session_id == "s", name
+            assert field in str(raised.value) or value in str(raised.value), name
+
+
+_STRAYS = [
+    "label entry of a missing session",
+    "index entries of a missing session",
+    "garbled expires",
+    "garbled updated",
+    "garbled labels",
+    "meta of the wrong type",
+]
+
+
+@pytest.mark.parametrize("stray", _STRAYS)
+def test_a_stray_index_entry_never_breaks_the_listings(
+    redis_url: str, prefix: str, peek: redis.Redis, stray: str
+) -> None:
+    # Issue 7, defect 6: one bad entry in an index (an id whose session is gone or
+    # garbled) made list_sessions / iter_sessions / find_sessions fail on every call.
+    clock = FakeClock()
+    label_set = prefix + "{}label:1:k=v"
+    with RedisStore(redis_url, prefix=prefix, clock=clock) as store:
+        for session_id in ("a", "b", "c"):
+            store.save(session_id, Conversation([_user(session_id)]), labels={"k": "v"})
+            clock.advance(1)
+        meta = f"{prefix}{{b}}:meta"
+        found, listed = ["c", "a"], ["a", "c"]  # what find_sessions and list_sessions give
+        if stray == "label entry of a missing session":
+            peek.sadd(label_set, "ghost")  # in no other index, nor in index:labels
+            found, listed = ["c", "b", "a"], ["a", "b", "c"]
+        elif stray == "index entries of a missing session":
+            peek.delete(meta, f"{prefix}{{b}}:msgs")
+            peek.hdel(prefix + "{}index:labels", "b")  # nothing left to say where it was
+        elif stray == "meta of the wrong type":
+            peek.delete(meta)
+            peek.set(meta, "stray")
+            peek.zadd(prefix + "{}index:expiry", {"b": 0})  # and due for purging
+        else:
+            field = stray.split()[1]
+            peek.hset(meta, field, {"expires": "soon", "updated": "x", "labels": "{bad"}[field])
+            if field != "expires":
+                listed = ["a", "b", "c"]  # list_sessions reads the expiry only
+        for _ in range(2):  # not for good: the second time as the first
+            for labels in ({"k": "v"}, None):
+                page = store.find_sessions(labels=labels)
+                assert [m.session_id for m in page.items] == found, labels
+                # Paging by cursor goes past the damage to every other session.
+                first = store.find_sessions(labels=labels, limit=1)
+                assert first.next_cursor is not None
+                rest = store.find_sessions(labels=labels, cursor=first.next_cursor)
+                assert [m.session_id for m in first.items + rest.items] == found, labels
+            assert store.list_sessions() == listed
+            assert store.list_sessions(limit=2) == listed[:2]
+            assert [sid for sid in store.iter_sessions()] == listed
+        if stray.endswith("missing session"):  # cheap to clean: cleaned
+            assert peek.smembers(label_set) == set(found)
+            for index in ("ids", "updated"):
+                assert peek.zscore(f"{prefix}{{}}index:{index}", "b") is None or "b" in found
+        assert store.purge_expired() == 0
+        assert peek.zscore(prefix + "{}index:expiry", "b") is None
+        assert store.clear() == len(listed)
+        assert keys_under(redis_url, prefix) == []

@@ -88,10 +88,10 @@ class AsyncSessionStore(ABC):
 
     def _enter(self) -> None:
         """Refuse a call on a closed store, or on the wrong event loop library."""
+        if self._asyncio_only:  # first: under trio, no call of such a store can work
+            aensure_asyncio(type(self).__name__)
         if self._closed:
             raise StoreClosed(self.name)
-        if self._asyncio_only:
-            aensure_asyncio(type(self).__name__)
 
     async def save(
         self,

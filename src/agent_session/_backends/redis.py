@@ -27,7 +27,10 @@ clock far from real time (an absolute ``PEXPIREAT`` at a fake time would delete 
 once or never).
 
 A Lua error does not undo the writes a script already made, so each script checks
-everything (and decodes every stored JSON it needs) before its first write.
+everything (and decodes every stored JSON it needs) before its first write, the types
+of the session's two keys included: a key of another type, written behind the store's
+back, would make a command fail halfway (``WRONGTYPE``); the script replies
+``wrongtype|meta|<type>`` or ``wrongtype|msgs|<type>`` instead (issue 7, defect 6).
 Replies are one ``|``-separated string (cheaper to send and parse than an array),
 except ``LOAD``'s, which is an array of message bodies. Numbers cross as strings;
 floats are written with ``%.17g`` so no digit is lost.
@@ -119,18 +122,27 @@ local expires = ''
 if ttl ~= '' then expires = string.format('%.17g', tonumber(now) + tonumber(ttl)) end
 """
 
-# Read and check a session's meta hash before anything is written: a Lua error does
-# not undo the writes a script already made (issue 7, defect 2). ``read_meta(key)``
-# returns ``f`` (each field's string, and ``f.labels_t``, the decoded labels or nil)
-# or nil when the session does not exist, and the name of the first missing or
-# malformed field, if any, which the script reports as ``corrupt|<field>``.
+# Read and check a session's keys before anything is written: a Lua error does not
+# undo the writes a script already made (issue 7, defects 2 and 6). ``read_meta(meta,
+# msgs)`` returns ``f`` (each field's string, and ``f.labels_t``, the decoded labels
+# or nil) or nil when the session does not exist, and the script's reply for damage,
+# if any: ``wrongtype|<meta or msgs>|<type>`` for a key of another type, else
+# ``corrupt|<field>`` for the first missing or malformed field.
 _READ = r"""
+local function wrong_type(meta, msgs)
+  local t = redis.call('TYPE', meta)['ok']
+  if t ~= 'hash' and t ~= 'none' then return 'wrongtype|meta|' .. t end
+  t = redis.call('TYPE', msgs)['ok']
+  if t ~= 'list' and t ~= 'none' then return 'wrongtype|msgs|' .. t end
+  return nil
+end
 local FIELDS = {'created', 'updated', 'expires', 'ttl', 'version', 'count', 'size', 'labels'}
 local function number_ok(v, optional, whole)
   if optional and v == '' then return true end
+  -- Whole numbers in plain digits: what the store writes, and what Python's int() reads.
+  if whole then return string.match(v, '^%d+$') ~= nil end
   local n = tonumber(v)
-  if not n or n ~= n or n == math.huge or n == -math.huge then return false end
-  return not whole or (n >= 0 and n == math.floor(n))
+  return n ~= nil and n == n and n ~= math.huge and n ~= -math.huge
 end
 local function labels_of(v)
   if v == '{}' then return nil, true end
@@ -141,7 +153,9 @@ local function labels_of(v)
   end
   return t, true
 end
-local function read_meta(key)
+local function read_meta(key, msgs)
+  local wrong = wrong_type(key, msgs)
+  if wrong then return nil, wrong end
   local m = redis.call('HMGET', key, unpack(FIELDS))
   local f, present = {}, false
   for i, name in ipairs(FIELDS) do
@@ -150,14 +164,14 @@ local function read_meta(key)
   if not present then return nil, nil end
   for i, name in ipairs(FIELDS) do
     local v = m[i]
-    if not v then return nil, name end
+    if not v then return nil, 'corrupt|' .. name end
     if name == 'labels' then
       local t, ok = labels_of(v)
-      if not ok then return nil, name end
+      if not ok then return nil, 'corrupt|' .. name end
       f.labels_t = t
     elseif not number_ok(v, name == 'expires' or name == 'ttl',
                          name == 'version' or name == 'count' or name == 'size') then
-      return nil, name
+      return nil, 'corrupt|' .. name
     end
   end
   return f, nil
@@ -180,7 +194,8 @@ return 'ok|' .. created .. '|' .. now .. '|' .. expires .. '|' .. count .. '|' .
 # 5 config, 6 labels JSON ('' = keep), 7 the payload bytes of the messages (what
 # size_bytes counts: the stored bodies also hold ids and times), 8.. message bodies.
 # Reply: 'ok|created|updated|expires|count|size|version|labels', 'conflict|<version>',
-# 'limit|messages|<count>' / 'limit|bytes|<size>' or 'corrupt|<field>'.
+# 'limit|messages|<count>' / 'limit|bytes|<size>', 'corrupt|<field>' or
+# 'wrongtype|<meta or msgs>|<type>'.
 SAVE = (
     _CLAMP
     + _READ
@@ -189,8 +204,8 @@ local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
     + _CONFIG
     + r"""
-local f, bad = read_meta(meta)
-if bad then return 'corrupt|' .. bad end
+local f, bad = read_meta(meta, msgs)
+if bad then return bad end
 local version, created, ttl, oldttl, oldlabels = 0, now, dttl, '', '{}'
 local oldlabels_t = nil
 local expired = false
@@ -259,8 +274,8 @@ local meta, msgs, now, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 """
     + _CONFIG
     + r"""
-local f, bad = read_meta(meta)
-if bad then return 'corrupt|' .. bad end
+local f, bad = read_meta(meta, msgs)
+if bad then return bad end
 local version, count, size, created, labels, ttl, oldttl = 0, 0, 0, now, '{}', dttl, ''
 local expired = false
 if f then
@@ -307,7 +322,8 @@ redis.call('ZADD', P .. '{}index:updated', now, sid)
 # Mode 'peek' writes nothing and replies 'top|<newest body>'; mode 'pop' removes the
 # newest message only if it is still ``body`` (which the caller decoded: a message it
 # cannot decode is never removed) and replies 'ok', else 'top|<newest body>' again.
-# Other replies: 'empty', 'missing', 'expired|<expires_at>', 'corrupt|<field>' or
+# Other replies: 'empty', 'missing', 'expired|<expires_at>', 'corrupt|<field>',
+# 'wrongtype|<meta or msgs>|<type>' or
 # 'lost' (the meta counts messages the list does not hold: evicted by a maxmemory
 # policy).
 POP = (
@@ -315,8 +331,8 @@ POP = (
     + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
-local f, bad = read_meta(meta)
-if bad then return 'corrupt|' .. bad end
+local f, bad = read_meta(meta, msgs)
+if bad then return bad end
 if not f then return 'missing' end
 now = clamp(now, f.updated, f.expires, f.ttl)
 if f.expires ~= '' and tonumber(f.expires) <= tonumber(now) then return 'expired|' .. f.expires end
@@ -342,14 +358,14 @@ return 'ok'
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 ttl ('D' | 'N' | seconds),
 # 4 key prefix. Reply: as SAVE's 'ok|...' (version unchanged), 'missing',
-# 'expired|<expires_at>' or 'corrupt|<field>'.
+# 'expired|<expires_at>', 'corrupt|<field>' or 'wrongtype|<meta or msgs>|<type>'.
 TOUCH = (
     _CLAMP
     + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[4]
-local f, bad = read_meta(meta)
-if bad then return 'corrupt|' .. bad end
+local f, bad = read_meta(meta, msgs)
+if bad then return bad end
 if not f then return 'missing' end
 now = clamp(now, f.updated, f.expires, f.ttl)
 if f.expires ~= '' and tonumber(f.expires) <= tonumber(now) then return 'expired|' .. f.expires end
@@ -367,9 +383,13 @@ return 'ok|' .. f.created .. '|' .. f.updated .. '|' .. expires .. '|' .. f.coun
 """
 )
 
-# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode:
-#   'delete'   remove the session, live or expired (even with malformed fields);
-#   'purge'    remove it only if expired (a live one gets its expiry entry re-synced);
+# KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode, 5.. label
+# set keys to drop the id from too when its meta is gone (stray entries that
+# `index:labels` does not account for). Modes:
+#   'delete'   remove the session, live or expired (even with malformed fields or a
+#              meta key of the wrong type);
+#   'purge'    remove it only if expired (a live one gets its expiry entry re-synced;
+#              one whose expiry cannot be read leaves the expiry index);
 #   'vanished' only drop index entries of a session whose keys are gone.
 # Whatever the mode, a session whose meta is gone loses its index entries and label
 # set memberships (known from `index:labels`) and any orphan message list.
@@ -378,18 +398,34 @@ DELETE = (
     _READ
     + r"""
 local meta, msgs, now, sid, P, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local m = redis.call('HMGET', meta, 'created', 'expires', 'labels')
 local oldlabels_t = nil
-if not m[1] and not m[2] and not m[3] then
+local function indexed_labels()
   local labels = redis.call('HGET', P .. '{}index:labels', sid)
   if labels then oldlabels_t = labels_of(labels) end
+end
+local kind = redis.call('TYPE', meta)['ok']
+if kind ~= 'hash' and kind ~= 'none' then
+  -- Written behind the store's back: only delete removes it; nothing can be read.
+  if mode == 'purge' then redis.call('ZREM', P .. '{}index:expiry', sid) end
+  if mode ~= 'delete' then return 0 end
+  indexed_labels()
 """
     + _WIPE
     + r"""
+  return 1
+end
+local m = redis.call('HMGET', meta, 'created', 'expires', 'labels')
+if not m[1] and not m[2] and not m[3] then
+  indexed_labels()
+"""
+    + _WIPE
+    + r"""
+  for i = 5, #ARGV do redis.call('SREM', ARGV[i], sid) end
   return 0
 end
 -- A malformed expiry counts as never expiring: purge leaves it, delete removes it.
-local at = m[2] and tonumber(m[2])
+local at = nil
+if m[2] and number_ok(m[2], false, false) then at = tonumber(m[2]) end
 local expired = at ~= nil and at <= tonumber(now)
 if mode == 'vanished' then return 0 end
 if mode == 'purge' and not expired then
@@ -401,10 +437,7 @@ if mode == 'purge' and not expired then
   return 0
 end
 if m[3] then oldlabels_t = labels_of(m[3]) end
-if not oldlabels_t then
-  local labels = redis.call('HGET', P .. '{}index:labels', sid)
-  if labels then oldlabels_t = labels_of(labels) end
-end
+if not oldlabels_t then indexed_labels() end
 """
     + _WIPE
     + r"""
@@ -416,12 +449,14 @@ return 1
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 last ('' = all), 4 sliding ('1'
 # restarts the TTL), 5 key prefix.
 # Reply: {'ok|<size_bytes>|<message count>', body, ...}, {'missing'},
-# {'expired', expires_at} or {'corrupt', field}.
+# {'expired', expires_at}, {'corrupt', field} or {'wrongtype|<meta or msgs>|<type>'}.
 LOAD = (
     _CLAMP
     + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]
+local wrong = wrong_type(meta, msgs)
+if wrong then return {wrong} end
 local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count', 'updated')
 if not m[1] and not m[2] and not m[3] and not m[4] then return {'missing'} end
 local names = {'expires', 'ttl', 'size', 'count', 'updated'}

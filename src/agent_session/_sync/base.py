@@ -89,10 +89,10 @@ class SessionStore(ABC):
 
     def _enter(self) -> None:
         """Refuse a call on a closed store, or on the wrong event loop library."""
+        if self._asyncio_only:  # first: under trio, no call of such a store can work
+            ensure_asyncio(type(self).__name__)
         if self._closed:
             raise StoreClosed(self.name)
-        if self._asyncio_only:
-            ensure_asyncio(type(self).__name__)
 
     def save(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import logging
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -19,15 +20,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._backends import redis as scripts
-from .._concurrency import ensure_asyncio
+from .._concurrency import Lock, ensure_asyncio, sleep
 from .._errors import (
     BackendError,
     SerializationError,
+    SessionError,
     SessionExpired,
     SessionNotFound,
     StoreClosed,
     VersionConflict,
-    map_backend_errors,
 )
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
@@ -38,27 +39,23 @@ from .._serialization import (
     encode_labels,
     encode_message,
     message_size,
-    messages_size,
     read_only_labels,
 )
+from .._urls import COMMON_OPTIONS, URLSpec, driver_url
 from .._validation import (
     DEFAULT,
     Clock,
+    Default,
     Limits,
-    TTLArg,
-    check_append,
+    WriteArgs,
     check_clock,
-    check_last,
-    check_limit,
-    check_prefix,
-    check_save,
-    check_session_id,
     check_ttl,
-    resolve_ttl_arg,
 )
 from .base import SessionStore
 
 __all__ = ["RedisStore"]
+
+logger = logging.getLogger("agent_session.redis")
 
 #: Ids read from an index per round trip (iter_sessions, purge_expired, clear).
 _PAGE = 500
@@ -66,6 +63,8 @@ _PAGE = 500
 #: writes to the same session landing within every round keep it going).
 _POP_ATTEMPTS = 1000
 _META_FIELDS = ("created", "updated", "expires", "version", "count", "size", "labels")
+#: How often a closing store looks whether its round trips in flight are done.
+_CLOSE_POLL = 0.005
 
 
 def _text(value: Any) -> str:
@@ -77,8 +76,23 @@ def _num(value: float) -> str:
     return repr(float(value))  # the shortest repr that round-trips: no digit lost
 
 
+def _float(text: str) -> float:
+    # As strict as the scripts' check: a NaN or infinite time is damage, not a time.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
 def _opt_float(text: str) -> float | None:
-    return None if text == "" else float(text)
+    return None if text == "" else _float(text)
+
+
+def _whole(text: str) -> int:
+    # Plain digits, as the scripts check: int() would also take "+1", " 1" and "1_0".
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(text)
 
 
 def _labels(text: str) -> Mapping[str, str]:
@@ -113,6 +127,51 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+class _Scripts:
+    """The store's Lua scripts, registered with its client (redis-py ``Script`` objects,
+    which know each script's SHA-1 and load it again on ``NOSCRIPT``)."""
+
+    __slots__ = ("append", "delete", "load", "pop", "save", "touch")
+
+    def __init__(self, client: Any) -> None:
+        register = client.register_script
+        self.save = register(scripts.SAVE)
+        self.append = register(scripts.APPEND)
+        self.pop = register(scripts.POP)
+        self.touch = register(scripts.TOUCH)
+        self.delete = register(scripts.DELETE)
+        self.load = register(scripts.LOAD)
+
+
+class _InFlight:
+    """Counts the store's round trips to Redis in progress, so closing can wait for them.
+
+    Entering refuses a round trip once the store is closed; a round trip that fails
+    because the store closed its client under it (redis-py then raises whatever its
+    half-torn connection gives, e.g. ``AttributeError``) raises :class:`StoreClosed`.
+    The lock is held for the count only, never across a round trip.
+    """
+
+    __slots__ = ("_lock", "_store", "count")
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._lock = Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._store._closed:
+                raise StoreClosed(self._store.name)
+            self.count += 1
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        with self._lock:
+            self.count -= 1
+        if isinstance(exc, Exception) and not isinstance(exc, SessionError) and self._store._closed:
+            raise StoreClosed(self._store.name) from exc
+
+
 class RedisStore(SessionStore):
     """Sessions in Redis: a hash of metadata and a list of messages per session.
 
@@ -131,6 +190,15 @@ class RedisStore(SessionStore):
     Cluster those scripts would cross slots: this store targets one Redis server (or
     a primary with replicas). Readers re-check each session's own keys, so an index
     entry of a session Redis reclaimed is never returned (and is dropped on sight).
+    A session whose keys were damaged behind the store's back (a malformed field, a
+    key of the wrong type) raises :class:`SerializationError` when it is read or
+    written, and is left out (with a warning logged) of the listings and searches,
+    which go on with the other sessions; ``delete`` still removes it.
+
+    Closing a store that made its own client waits (at most ``socket_timeout``) for
+    the round trips in flight, then closes the client; a call still in flight then,
+    or one that needs another round trip, raises :class:`StoreClosed` (a write cut
+    off that way may or may not have been applied).
 
     The async flavour needs asyncio (``redis.asyncio`` does not run under trio):
     under trio every call raises ``RuntimeError`` saying so.
@@ -158,6 +226,15 @@ class RedisStore(SessionStore):
     """
 
     name = "redis"
+    _backend_name = "Redis"
+    _asyncio_only = True  # redis.asyncio; the sync twin's check is a no-op
+    url_spec = URLSpec(
+        "redis",
+        ("redis", "rediss", "unix"),
+        {**COMMON_OPTIONS, "prefix": str, "socket_timeout": float},
+        target=driver_url,
+        driver_parameters=True,  # redis-py's own URL parameters (``?db=1``) pass through
+    )
 
     def __init__(
         self,
@@ -173,8 +250,7 @@ class RedisStore(SessionStore):
         socket_timeout: float = 5.0,
     ) -> None:
         driver, errors = scripts.redis_driver()
-        # Stateless: one instance serves every call.
-        self._backend_errors = map_backend_errors("Redis", errors)
+        self._driver_errors = errors
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {prefix!r}")
         if not prefix:
@@ -186,7 +262,7 @@ class RedisStore(SessionStore):
             raise ValueError(f"prefix must not contain '{{' or '}}', not {prefix!r}")
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
-        timeout = check_ttl(socket_timeout, "socket_timeout")
+        timeout = check_ttl(socket_timeout, "socket_timeout")  # None: wait forever
         self._default_ttl = check_ttl(default_ttl, "default_ttl")
         self._sliding = sliding
         self._clock = check_clock(clock)
@@ -209,6 +285,8 @@ class RedisStore(SessionStore):
                 f"url_or_client must be a Redis URL or a {driver.__name__}.Redis client, "
                 f"not {url_or_client!r:.100}"
             )
+        # A round trip in flight ends within the socket timeout: closing waits that long.
+        self._close_wait = 5.0 if timeout is None else timeout
         self._prefix = prefix
         self._ids = prefix + "{}index:ids"
         self._updated = prefix + "{}index:updated"
@@ -223,27 +301,13 @@ class RedisStore(SessionStore):
                 prefix,
             ]
         )
-        # redis-py's Script objects know each script's SHA-1 and load the script again
-        # on NOSCRIPT (after a restart or SCRIPT FLUSH): nothing here goes stale.
-        self._noscript = importlib.import_module("redis.exceptions").NoScriptError
-        register = self._client.register_script
-        self._save = register(scripts.SAVE)
-        self._append = register(scripts.APPEND)
-        self._pop = register(scripts.POP)
-        self._touch = register(scripts.TOUCH)
-        self._delete = register(scripts.DELETE)
-        self._load = register(scripts.LOAD)
-        self._closed = False
+        exceptions = importlib.import_module("redis.exceptions")
+        self._noscript = exceptions.NoScriptError
+        self._response_error = exceptions.ResponseError
+        self._scripts = _Scripts(self._client)
+        self._in_flight = _InFlight(self)
 
     # -- plumbing ---------------------------------------------------------------------
-
-    def _check(self) -> None:
-        ensure_asyncio(type(self).__name__)
-        if self._closed:
-            raise StoreClosed(self.name)
-
-    def _backend(self) -> map_backend_errors:
-        return self._backend_errors
 
     def _keys(self, session_id: str) -> list[str]:
         """The session's hash and list, under one hash tag.
@@ -265,38 +329,53 @@ class RedisStore(SessionStore):
         Sent straight through the client: a redis-py ``Script`` call costs ~6 us more
         per call. On ``NOSCRIPT`` the ``Script`` loads the script and runs it again.
         """
-        try:
-            return self._client.execute_command(
-                "EVALSHA", script.sha, len(keys), *keys, *args
-            )
-        except self._noscript:
-            return script(keys=keys, args=args)
+        with self._in_flight:
+            try:
+                return self._client.execute_command(
+                    "EVALSHA", script.sha, len(keys), *keys, *args
+                )
+            except self._noscript:
+                return script(keys=keys, args=args)
 
     def _label_key(self, key: str, value: str) -> str:
         return f"{self._prefix}{{}}label:{len(key.encode('utf-8'))}:{key}={value}"
 
-    def _ttl_arg(self, ttl: object) -> str:
+    def _ttl_arg(self, ttl: float | None | Default) -> str:
         if ttl is DEFAULT:
             return "D"
         if ttl is None:
             return "N"
-        return _num(ttl)  # type: ignore[arg-type]  # validated seconds
+        return _num(ttl)  # validated seconds
+
+    def _is_wrong_type(self, exc: BaseException) -> bool:
+        """True if ``exc`` is Redis refusing a command on a key of another type."""
+        return isinstance(exc, self._response_error) and str(exc).startswith("WRONGTYPE")
+
+    def _damaged(self, session_id: str, what: str) -> SerializationError:
+        return SerializationError(
+            f"session {session_id!r} has {what} (changed outside agent-session?); "
+            "nothing was written: delete the session to start it anew",
+            session_id=session_id,
+        )
+
+    def _wrong_type(self, session_id: str, which: str, kind: str) -> SerializationError:
+        expected = "hash" if which == "meta" else "list"
+        key = self._keys(session_id)[0 if which == "meta" else 1]
+        return self._damaged(session_id, f"a Redis key {key!r} holding a {kind}, not a {expected}")
+
+    def _wrong_meta_type(self, session_id: str) -> SerializationError:
+        """The error for a session whose meta key is not a hash (found by a WRONGTYPE)."""
+        with self._in_flight:
+            kind = _text(self._client.type(self._keys(session_id)[0]))
+        return self._wrong_type(session_id, "meta", kind)
 
     def _written(self, session_id: str, raw: Any, expected: int | None) -> SessionMetadata:
         """The metadata in a write's reply, or the error it reports."""
         reply = _text(raw)
         if reply.startswith("ok|"):
             _ok, created, updated, expires, count, size, version, labels = reply.split("|", 7)
-            return SessionMetadata(
-                session_id,
-                float(created),
-                float(updated),
-                _opt_float(expires),
-                int(count),
-                int(size),
-                int(version),
-                _labels(labels),
-            )
+            fields = [created, updated, expires, version, count, size, labels]
+            return self._parse_meta(session_id, fields)
         status, _, detail = reply.partition("|")
         if status == "conflict":
             raise VersionConflict(session_id, expected or 0, int(detail))
@@ -309,34 +388,37 @@ class RedisStore(SessionStore):
         self._raise_missing(session_id, reply)
         raise AssertionError(f"unexpected reply from the Redis script: {reply!r:.200}")
 
-    @staticmethod
-    def _raise_missing(session_id: str, reply: str) -> None:
+    def _raise_missing(self, session_id: str, reply: str) -> None:
+        """Raise what a script's ``missing`` / ``expired`` / ``corrupt`` / ``wrongtype``
+        reply means; return on any other reply."""
         if reply == "missing":
             raise SessionNotFound(session_id)
         if reply.startswith("expired|"):
             raise SessionExpired(session_id, float(reply[8:]))
         if reply.startswith("corrupt|"):
-            raise SerializationError(
-                f"session {session_id!r} has a missing or malformed {reply[8:]!r} field in "
-                "its Redis meta hash (changed outside agent-session?); nothing was written: "
-                "delete the session to start it anew",
-                session_id=session_id,
+            raise self._damaged(
+                session_id, f"a missing or malformed {reply[8:]!r} field in its Redis meta hash"
             )
+        if reply.startswith("wrongtype|"):
+            _status, which, kind = reply.split("|", 2)
+            raise self._wrong_type(session_id, which, kind)
 
     def _meta(self, session_id: str, fields: list[Any]) -> SessionMetadata | None:
         """Metadata from an HMGET of ``_META_FIELDS``; None if the session is gone."""
-        if fields[0] is None:
-            return None
+        return None if fields[0] is None else self._parse_meta(session_id, fields)
+
+    def _parse_meta(self, session_id: str, fields: list[Any]) -> SessionMetadata:
+        """Metadata from the text of ``_META_FIELDS``, in that order."""
         try:
             created, updated, expires, version, count, size, labels = map(_text, fields)
             return SessionMetadata(
                 session_id,
-                float(created),
-                float(updated),
+                _float(created),
+                _float(updated),
                 _opt_float(expires),
-                int(count),
-                int(size),
-                int(version),
+                _whole(count),
+                _whole(size),
+                _whole(version),
                 _labels(labels),
             )
         except (TypeError, ValueError, SerializationError) as exc:  # a field gone or garbled
@@ -346,99 +428,56 @@ class RedisStore(SessionStore):
                 session_id=session_id,
             ) from exc
 
+    def _expiry_of(self, session_id: str, raw: Any) -> float | None:
+        """A stored ``expires`` field; SerializationError naming the session if garbled."""
+        try:
+            return _opt_float(_text(raw))
+        except ValueError as exc:
+            raise self._damaged(
+                session_id, f"a malformed 'expires' field in its Redis meta hash ({exc})"
+            ) from exc
+
+    @staticmethod
+    def _skip(session_id: str, error: BaseException) -> None:
+        # One damaged session must not make every listing fail: leave it out, say so.
+        logger.warning("skipping Redis session %r: %s", session_id, error)
+
     # -- writes -----------------------------------------------------------------------
 
-    def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        """Store a snapshot of ``conversation``, replacing what the session held.
-
-        One script: the old list is replaced, the labels and indexes updated.
-
-        :param ttl: seconds or ``timedelta``; ``DEFAULT`` keeps the session's own TTL
-            (``default_ttl`` for a new session); None: never expires
-        :param expected_version: write only if the session is at this version
-            (0: it must not exist yet)
-        :param labels: replace the session's labels; None keeps them
-        :raises InvalidSessionId: if ``session_id`` is not valid
-        :raises VersionConflict: if ``expected_version`` does not match
-        :raises CapacityExceeded: if a limit would be exceeded
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the session's metadata after the write
-        """
-        self._check()
-        checked = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
+    def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        # One script: the old list is replaced, the labels and indexes updated.
         now = self._clock()
-        stamped = stamp(checked.messages, now)
-        args = [
+        stamped = stamp(args.messages, now)
+        argv = [
             _num(now),
             session_id,
-            self._ttl_arg(checked.ttl),
-            "" if expected_version is None else str(expected_version),
+            self._ttl_arg(args.ttl),
+            "" if args.expected_version is None else str(args.expected_version),
             self._config,
-            "" if checked.labels is None else encode_labels(checked.labels),
-            str(messages_size(stamped)),
+            "" if args.labels is None else encode_labels(args.labels),
+            str(args.size),
             *(encode_message(message) for message in stamped),
         ]
-        with self._backend():
-            reply = self._run(self._save, self._keys(session_id), args)
-        return self._written(session_id, reply, expected_version)
+        reply = self._run(self._scripts.save, self._keys(session_id), argv)
+        return self._written(session_id, reply, args.expected_version)
 
-    def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        """Add ``messages`` at the end of the session, creating it if needed.
-
-        One script whose cost does not depend on the session's length (``RPUSH``).
-
-        :param ttl: as for :meth:`save`
-        :param expected_version: as for :meth:`save`
-        :raises InvalidSessionId: if ``session_id`` is not valid
-        :raises VersionConflict: if ``expected_version`` does not match
-        :raises CapacityExceeded: if a limit would be exceeded
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the session's metadata after the write
-        """
-        self._check()
-        checked = check_append(session_id, messages, ttl, expected_version, self._limits)
+    def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        # One script whose cost does not depend on the session's length (RPUSH).
         now = self._clock()
-        stamped = stamp(checked.messages, now)
-        args = [
+        stamped = stamp(args.messages, now)
+        argv = [
             _num(now),
             session_id,
-            self._ttl_arg(checked.ttl),
-            "" if expected_version is None else str(expected_version),
+            self._ttl_arg(args.ttl),
+            "" if args.expected_version is None else str(args.expected_version),
             self._config,
+            str(args.size),
         ]
-        args.append(str(messages_size(stamped)))
-        args += [encode_message(message) for message in stamped]
-        with self._backend_errors:
-            reply = self._run(self._append, self._keys(session_id), args)
-        return self._written(session_id, reply, expected_version)
+        argv += [encode_message(message) for message in stamped]
+        reply = self._run(self._scripts.append, self._keys(session_id), argv)
+        return self._written(session_id, reply, args.expected_version)
 
-    def pop(self, session_id: str) -> Message | None:
-        """Remove and return the newest message; None (nothing written) if there is none.
-
-        :raises SessionNotFound: if there is no such session
-        :raises SessionExpired: if its TTL ran out
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the removed message, or None
-        """
-        self._check()
-        check_session_id(session_id)
+    def _pop(self, session_id: str) -> Message | None:
         keys = self._keys(session_id)
         # Peek, decode, then pop only if the newest message is still the one decoded: a
         # message that cannot be decoded is never removed. A write landing in between
@@ -446,9 +485,8 @@ class RedisStore(SessionStore):
         mode, body, size = "peek", "", "0"
         message: Message | None = None
         for _ in range(_POP_ATTEMPTS):
-            args = [_num(self._clock()), session_id, self._prefix, mode, body, size]
-            with self._backend():
-                reply = _text(self._run(self._pop, keys, args))
+            argv = [_num(self._clock()), session_id, self._prefix, mode, body, size]
+            reply = _text(self._run(self._scripts.pop, keys, argv))
             if reply == "ok":
                 return message
             if reply.startswith("top|"):
@@ -468,151 +506,112 @@ class RedisStore(SessionStore):
             raise AssertionError(f"unexpected reply from the Redis script: {reply!r:.200}")
         raise BackendError(
             f"session {session_id!r} kept changing under pop ({_POP_ATTEMPTS} tries): "
-            "nothing was removed; retry"
+            "nothing was removed; retry",
+            session_id=session_id,
         )
 
-    def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
-        """Restart the session's TTL (``DEFAULT``: its own duration); the version stays.
-
-        :raises SessionNotFound: if there is no such session
-        :raises SessionExpired: if its TTL already ran out
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the session's metadata after the touch
-        """
-        self._check()
-        check_session_id(session_id)
-        args = [_num(self._clock()), session_id, self._ttl_arg(resolve_ttl_arg(ttl)), self._prefix]
-        with self._backend():
-            reply = self._run(self._touch, self._keys(session_id), args)
+    def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
+        argv = [_num(self._clock()), session_id, self._ttl_arg(ttl), self._prefix]
+        reply = self._run(self._scripts.touch, self._keys(session_id), argv)
         return self._written(session_id, reply, None)
 
-    def delete(self, session_id: str) -> bool:
-        """Remove the session and its index entries.
-
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: True if a live session was removed
-        """
-        self._check()
-        check_session_id(session_id)
-        args = [_num(self._clock()), session_id, self._prefix, "delete"]
-        with self._backend():
-            removed = self._run(self._delete, self._keys(session_id), args)
+    def _delete(self, session_id: str) -> bool:
+        argv = [_num(self._clock()), session_id, self._prefix, "delete"]
+        removed = self._run(self._scripts.delete, self._keys(session_id), argv)
         return int(removed) == 1
 
-    def _delete_many(self, ids: list[str], mode: str) -> list[int]:
-        """Run the DELETE script for each id in ``mode``: one pipelined round trip."""
-        now = _num(self._clock())
-        with self._client.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                args = [now, session_id, self._prefix, mode]
-                self._delete(keys=self._keys(session_id), args=args, client=pipe)
-            return [int(outcome) for outcome in pipe.execute()]
+    def _delete_many(
+        self, ids: list[str], mode: str, label_keys: list[str] | None = None
+    ) -> list[int]:
+        """Run the DELETE script for each id in ``mode``: one pipelined round trip.
 
-    def purge_expired(self) -> int:
-        """Remove the sessions expired by the store's clock.
-
-        Walks the expiry index, so the cost grows with the expired sessions only. It
-        also drops the index entries of sessions Redis already reclaimed.
-
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: how many expired sessions were removed
+        :param label_keys: label sets to drop a vanished id from too (an entry the
+            session's own record of its labels does not account for)
         """
-        self._check()
+        now = _num(self._clock())
+        extra = label_keys or []
+        with self._in_flight:
+            with self._client.pipeline(transaction=False) as pipe:
+                for session_id in ids:
+                    argv = [now, session_id, self._prefix, mode, *extra]
+                    self._scripts.delete(keys=self._keys(session_id), args=argv, client=pipe)
+                return [int(outcome) for outcome in pipe.execute()]
+
+    def _purge_expired(self) -> int:
+        # Walks the expiry index, so the cost grows with the expired sessions only. It
+        # also drops the index entries of sessions Redis already reclaimed.
         removed = 0
-        with self._backend():
-            while True:
+        while True:
+            with self._in_flight:
                 raw = self._client.zrangebyscore(
                     self._expiry, "-inf", _num(self._clock()), start=0, num=_PAGE
                 )
-                if not raw:
-                    return removed
-                # Each id leaves the range: removed, or re-scored to its live expiry.
-                outcomes = self._delete_many([_text(item) for item in raw], "purge")
-                removed += outcomes.count(2)
-                if len(raw) < _PAGE:
-                    return removed
+            if not raw:
+                return removed
+            # Each id leaves the range: removed, re-scored to its live expiry, or (a
+            # session whose expiry cannot be read) dropped from the index.
+            outcomes = self._delete_many([_text(item) for item in raw], "purge")
+            removed += outcomes.count(2)
+            if len(raw) < _PAGE:
+                return removed
 
-    def clear(self) -> int:
-        """Remove every key of this store (``SCAN`` + ``UNLINK`` in batches).
-
-        Only this store's: the keys of a store whose prefix extends this one's stay.
-
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: how many live sessions were removed
-        """
-        self._check()
+    def _clear(self) -> int:
+        # SCAN + UNLINK in batches, one round trip each; only this store's keys: those
+        # of a store whose prefix extends this one's stay.
         live = 0
-        for _session_id in self.iter_sessions():
+        for _session_id in self._iter_sessions(None):
             live += 1
         pattern = _glob_escape(self._prefix) + "{*"  # every key of ours, no other store's
-        with self._backend():
-            batch: list[Any] = []
-            for key in self._client.scan_iter(match=pattern, count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
-                    self._client.unlink(*batch)
-                    batch = []
-            if batch:
-                self._client.unlink(*batch)
-        return live
+        cursor: Any = 0
+        while True:
+            with self._in_flight:
+                cursor, keys = self._client.scan(cursor, match=pattern, count=1000)
+                if keys:
+                    self._client.unlink(*keys)
+            if int(cursor) == 0:
+                return live
 
     # -- reads ------------------------------------------------------------------------
 
-    def load(self, session_id: str, *, last: int | None = None) -> Conversation:
-        """The session's conversation (a new object each time).
-
-        :param last: only the newest ``last`` messages (an ``LRANGE`` of that many)
-        :raises SessionNotFound: if there is no such session
-        :raises SessionExpired: if its TTL ran out
-        :raises SerializationError: if a stored message is malformed
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the conversation
-        """
-        self._check()
-        check_session_id(session_id)
-        last = check_last(last)
-        args = [
+    def _load(self, session_id: str, last: int | None) -> Conversation:
+        argv = [
             _num(self._clock()),
             session_id,
             "" if last is None else str(last),
             "1" if self._sliding else "0",
             self._prefix,
         ]
-        with self._backend():
-            reply = self._run(self._load, self._keys(session_id), args)
+        reply = self._run(self._scripts.load, self._keys(session_id), argv)
         head = _text(reply[0])
         if not head.startswith("ok|"):
             self._raise_missing(session_id, "|".join(map(_text, reply)))
             raise AssertionError(f"unexpected reply from the Redis script: {head!r:.200}")
-        _ok, size, count = head.split("|")
+        _ok, size_text, count_text = head.split("|")
+        try:
+            size, count = _whole(size_text), _whole(count_text)
+        except ValueError as exc:  # the script checked them: this is a bug's safety net
+            raise self._damaged(
+                session_id, f"a malformed field in its Redis meta hash ({exc})"
+            ) from exc
         messages = decode_messages(reply[1:], session_id)
-        expected = int(count) if last is None else min(last, int(count))
+        expected = count if last is None else min(last, count)
         if len(messages) != expected:
             raise SerializationError(
                 f"session {session_id!r} lists {count} messages but its Redis list holds "
                 f"{len(messages)} of the {expected} asked for (evicted? run Redis with "
-                "maxmemory-policy noeviction)"
+                "maxmemory-policy noeviction)",
+                session_id=session_id,
             )
-        return Conversation._adopt(messages, int(size) if last is None else -1)
+        return Conversation._adopt(messages, size if last is None else -1)
 
-    def get_metadata(self, session_id: str) -> SessionMetadata:
-        """What the store knows about the session.
-
-        :raises SessionNotFound: if there is no such session
-        :raises SessionExpired: if its TTL ran out
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: its metadata
-        """
-        self._check()
-        check_session_id(session_id)
-        with self._backend():
-            fields = self._client.hmget(self._keys(session_id)[0], _META_FIELDS)
+    def _get_metadata(self, session_id: str) -> SessionMetadata:
+        try:
+            with self._in_flight:
+                fields = self._client.hmget(self._keys(session_id)[0], _META_FIELDS)
+        except self._response_error as exc:
+            if self._is_wrong_type(exc):
+                raise self._wrong_meta_type(session_id) from exc
+            raise
         meta = self._meta(session_id, fields)
         if meta is None:
             raise SessionNotFound(session_id)
@@ -620,156 +619,157 @@ class RedisStore(SessionStore):
             raise SessionExpired(session_id, meta.expires_at)
         return meta
 
-    def exists(self, session_id: str) -> bool:
-        """True if the session exists and has not expired.
-
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        """
-        self._check()
-        check_session_id(session_id)
-        with self._backend():
-            expires = self._client.hget(self._keys(session_id)[0], "expires")
+    def _exists(self, session_id: str) -> bool:
+        try:
+            with self._in_flight:
+                expires = self._client.hget(self._keys(session_id)[0], "expires")
+        except self._response_error as exc:
+            if self._is_wrong_type(exc):
+                raise self._wrong_meta_type(session_id) from exc
+            raise
         if expires is None:
             return False
-        at = _opt_float(_text(expires))
+        at = self._expiry_of(session_id, expires)
         return at is None or at > self._clock()
 
     def _live_ids(self, ids: list[str]) -> list[str]:
-        """Those of ``ids`` whose session is live; index entries of vanished ones go."""
+        """Those of ``ids`` whose session is live; index entries of vanished ones go,
+        damaged ones are skipped."""
         if not ids:
             return []
-        with self._client.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                pipe.hget(self._keys(session_id)[0], "expires")
-            expiries = pipe.execute()
+        with self._in_flight:
+            with self._client.pipeline(transaction=False) as pipe:
+                for session_id in ids:
+                    pipe.hget(self._keys(session_id)[0], "expires")
+                # Per command: one key of the wrong type must not fail the others.
+                expiries = pipe.execute(raise_on_error=False)
         now = self._clock()
         live, gone = [], []
         for session_id, expires in zip(ids, expiries, strict=True):
             if expires is None:
                 gone.append(session_id)
                 continue
-            at = _opt_float(_text(expires))
+            try:
+                if self._is_wrong_type(expires):
+                    raise self._wrong_type(session_id, "meta", "value of another type")
+                if isinstance(expires, BaseException):
+                    raise expires  # any other failure is the backend's
+                at = self._expiry_of(session_id, expires)
+            except SerializationError as exc:
+                self._skip(session_id, exc)
+                continue
             if at is None or at > now:
                 live.append(session_id)
         if gone:  # Redis reclaimed them on its own: drop their index entries too
             self._delete_many(gone, "vanished")
         return live
 
-    def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
-        """Ids of the live sessions in sorted order, one index page in memory at a time.
+    def _id_page(self, low: str, high: str) -> tuple[list[str], list[str]]:
+        """One page of the lex-sorted id index from ``low``: (its ids, the live ones)."""
+        with self._in_flight:
+            raw = self._client.zrangebylex(self._ids, low, high, start=0, num=_PAGE)
+        page = [_text(item) for item in raw]
+        return page, self._live_ids(page)
 
-        :param prefix: only ids starting with this
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        """
-        self._check()
-        check_prefix(prefix)
+    @staticmethod
+    def _lex_range(prefix: str | None) -> tuple[str, str]:
         # Keyset paging over the lex-sorted id index: UTF-8 byte order is code point order.
         upper = prefix_upper_bound(prefix) if prefix else None
         high = "+" if upper is None else "(" + upper
         low = "[" + prefix if prefix else "-"
+        return low, high
+
+    def _iter_sessions(self, prefix: str | None) -> Iterator[str]:
+        low, high = self._lex_range(prefix)
         while True:
-            with self._backend():
-                raw = self._client.zrangebylex(self._ids, low, high, start=0, num=_PAGE)
-                page = [_text(item) for item in raw]
-                live = self._live_ids(page)
+            page, live = self._id_page(low, high)
             for session_id in live:
                 yield session_id
             if len(page) < _PAGE:
                 return
             low = "(" + page[-1]
 
-    def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
-        """Ids of the live sessions, sorted.
-
-        :param prefix: only ids starting with this
-        :param limit: at most this many
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the ids
-        """
-        self._check()
-        check_prefix(prefix)
-        limit = check_limit(limit)
+    def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
+        # Its own loop, not _iter_sessions: stopping at the limit leaves no generator open.
+        low, high = self._lex_range(prefix)
         found: list[str] = []
-        for session_id in self.iter_sessions(prefix=prefix):
-            found.append(session_id)
+        while True:
+            page, live = self._id_page(low, high)
+            found += live
             if limit is not None and len(found) >= limit:
-                break
-        return found
+                return found[:limit]
+            if len(page) < _PAGE:
+                return found
+            low = "(" + page[-1]
 
-    def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
-        """One page of live sessions' metadata, newest ``updated_at`` first.
-
-        Without labels it walks the ``updated_at`` index; with labels it intersects
-        the label sets, orders the candidates by their ``updated_at`` index scores and
-        reads the metadata of one page of them.
-
-        :param labels: only sessions having all these label pairs
-        :param updated_after: only sessions updated strictly after this
-        :param updated_before: only sessions updated strictly before this
-        :param limit: at most this many items
-        :param cursor: the ``next_cursor`` of the previous page
-        :raises ValueError: on a cursor this library did not make
-        :raises BackendError: if Redis failed or is unreachable
-        :raises StoreClosed: if the store is closed
-        :return: the page
-        """
-        self._check()
-        query = FindQuery(labels, updated_after, updated_before, limit, cursor)
-        with self._backend():
-            if query.labels:
-                found = self._find_labelled(query)
-            else:
-                found = self._scan_updated(query)
+    def _find_sessions(self, query: FindQuery) -> Page:
+        # Without labels: walk the updated_at index. With labels: intersect the label
+        # sets, order the candidates by their updated_at index scores and read the
+        # metadata of one page of them.
+        if query.labels:
+            found = self._find_labelled(query)
+        else:
+            found = self._scan_updated(query)
         found.sort(key=lambda meta: (-meta.updated_at, meta.session_id))
         items = found[: query.limit]
         more = len(found) > query.limit
         next_cursor = encode_cursor(items[-1].updated_at, items[-1].session_id) if more else None
         return Page(items, next_cursor)
 
-    def _metas(self, ids: list[str], *, clean: bool = True) -> list[SessionMetadata]:
-        """Live sessions' metadata, one pipelined round trip.
+    def _metas(
+        self, ids: list[str], gone: list[str] | None = None, label_keys: list[str] | None = None
+    ) -> list[SessionMetadata]:
+        """Live sessions' metadata, one pipelined round trip; damaged ones are skipped.
 
-        :param clean: drop the index entries of sessions whose keys are gone (not while
-            paging an index by offset: removing entries would shift the next page)
+        :param gone: where to put the ids whose keys are gone, for the caller to clean
+            later (not while paging an index by offset: removing entries would shift
+            the next page); None: their index entries are dropped now
+        :param label_keys: the label sets the ids came from: a gone id leaves them too
         """
         if not ids:
             return []
-        with self._client.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                pipe.hmget(self._keys(session_id)[0], _META_FIELDS)
-            rows = pipe.execute()
+        with self._in_flight:
+            with self._client.pipeline(transaction=False) as pipe:
+                for session_id in ids:
+                    pipe.hmget(self._keys(session_id)[0], _META_FIELDS)
+                rows = pipe.execute(raise_on_error=False)
         now = self._clock()
-        metas, gone = [], []
+        metas: list[SessionMetadata] = []
+        vanished: list[str] = []
         for session_id, fields in zip(ids, rows, strict=True):
-            meta = self._meta(session_id, fields)
+            try:
+                if self._is_wrong_type(fields):
+                    raise self._wrong_type(session_id, "meta", "value of another type")
+                if isinstance(fields, BaseException):
+                    raise fields  # any other failure is the backend's
+                meta = self._meta(session_id, fields)
+            except SerializationError as exc:
+                self._skip(session_id, exc)
+                continue
             if meta is None:
-                gone.append(session_id)
+                vanished.append(session_id)
             elif not meta.is_expired(now):
                 metas.append(meta)
-        if gone and clean:
-            self._delete_many(gone, "vanished")
+        if gone is not None:
+            gone += vanished
+        elif vanished:
+            self._delete_many(vanished, "vanished", label_keys)
         return metas
 
     def _find_labelled(self, query: FindQuery) -> list[SessionMetadata]:
         """Sessions holding every label pair: candidates ordered by index score first."""
         keys = [self._label_key(k, v) for k, v in query.labels.items()]
-        candidates = [_text(item) for item in self._client.sinter(keys)]
-        if not candidates:
-            return []
-        scores = self._client.zmscore(self._updated, candidates)
+        with self._in_flight:
+            candidates = [_text(item) for item in self._client.sinter(keys)]
+            if not candidates:
+                return []
+            scores = self._client.zmscore(self._updated, candidates)
+        unscored = [c for c, score in zip(candidates, scores, strict=True) if score is None]
+        if unscored:
+            # Every write scores its session, so these are stray label entries (of a
+            # session gone, or written by something else): drop those whose session is
+            # gone (the script checks that atomically), skip the rest.
+            self._delete_many(unscored, "vanished", keys)
         low = -math.inf if query.updated_after is None else query.updated_after
         high = math.inf if query.updated_before is None else query.updated_before
         after = query.after
@@ -793,7 +793,8 @@ class RedisStore(SessionStore):
         batch = query.limit + 1
         for start in range(0, len(ordered), batch):
             chunk = [session_id for score, session_id in ordered[start : start + batch]]
-            found += [meta for meta in self._metas(chunk) if query.matches(meta)]
+            metas = self._metas(chunk, label_keys=keys)
+            found += [meta for meta in metas if query.matches(meta)]
             if len(found) > query.limit:
                 break
         return found
@@ -806,35 +807,39 @@ class RedisStore(SessionStore):
             high_arg = _num(query.after[0])  # inclusive: ties are sorted out below
         low_arg = "-inf" if query.updated_after is None else "(" + _num(query.updated_after)
         found: list[SessionMetadata] = []
+        gone: list[str] = []
         offset = 0
         batch = query.limit * 2 + 20
         while True:
-            rows = self._client.zrevrangebyscore(
-                self._updated, high_arg, low_arg, start=offset, num=batch, withscores=True
-            )
+            with self._in_flight:
+                rows = self._client.zrevrangebyscore(
+                    self._updated, high_arg, low_arg, start=offset, num=batch, withscores=True
+                )
             offset += len(rows)
-            metas = self._metas([_text(member) for member, _score in rows], clean=False)
+            metas = self._metas([_text(member) for member, _score in rows], gone)
             found += [meta for meta in metas if query.matches(meta)]
             if len(rows) < batch:
-                return found
+                break
             last_score = float(rows[-1][1])
             if len(found) > query.limit:
                 found.sort(key=lambda meta: (-meta.updated_at, meta.session_id))
                 if found[query.limit].updated_at > last_score:
-                    return found  # no later row can tie with the page's last item
+                    break  # no later row can tie with the page's last item
+        if gone:  # the paging is done: now the entries of vanished sessions can go
+            self._delete_many(gone, "vanished")
+        return found
 
-    def close(self) -> None:
-        """Close the store, and its client if the store made it from a URL.
-
-        :raises BackendError: if closing the store's own client failed
-        """
-        if self._closed:
+    def _aclose(self) -> None:
+        # Only a client the store made is closed; a caller's stays as it is.
+        if not self._owns_client:
             return
-        self._closed = True
-        if self._owns_client:
-            ensure_asyncio(type(self).__name__)
-            with self._backend():
-                self._client.close()
+        ensure_asyncio(type(self).__name__)
+        # New round trips are refused now (the store is closed): let those in flight
+        # finish, for a bounded time, before the pool is torn down under them.
+        deadline = time.monotonic() + self._close_wait
+        while self._in_flight.count and time.monotonic() < deadline:
+            sleep(_CLOSE_POLL)
+        self._client.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} prefix={self._prefix!r}>"
