@@ -1,9 +1,11 @@
-"""Shared fixtures: the async backends, and the PostgreSQL and Redis servers."""
+"""Shared fixtures: the async backends, and the PostgreSQL and Redis servers; the
+``async_only`` marker."""
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +15,19 @@ POSTGRES_DSN = os.environ.get(
     "AGENT_SESSION_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("AGENT_SESSION_REDIS_URL", "redis://127.0.0.1:6379/15")
+SYNC_TESTS = Path(__file__).parent / "_sync"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the generated sync copy of every test marked ``async_only``."""
+    drop = [
+        item
+        for item in items
+        if SYNC_TESTS in item.path.parents and item.get_closest_marker("async_only")
+    ]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [item for item in items if item not in drop]
 
 
 @pytest.fixture(params=[pytest.param("asyncio", id="asyncio"), pytest.param("trio", id="trio")])

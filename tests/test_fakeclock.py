@@ -75,3 +75,24 @@ def test_contract_classes_are_exported() -> None:
     assert len(testing.sample_conversation()) > 0
     with pytest.raises(AttributeError):
         testing.NoSuchThing  # noqa: B018  # the attribute access is the test
+
+
+def test_pytest_rewrites_the_asserts_of_every_contract_module(
+    pytestconfig: pytest.Config,
+) -> None:
+    # A failing contract test must show its values, not a bare AssertionError.
+    if pytestconfig.getoption("assertmode") != "rewrite":
+        pytest.skip("pytest runs with --assert=plain")
+    from agent_session import testing
+
+    testing.AsyncStoreContract, testing.StoreContract  # noqa: B018  # imports both halves
+    for half in ("_async", "_sync"):
+        modules = [
+            name
+            for name in sys.modules
+            if name == f"agent_session.{half}.testing"
+            or name.startswith(f"agent_session.{half}.contract.")
+        ]
+        assert len(modules) > 1, modules  # testing.py and the modules of contract/
+        for name in modules:
+            assert type(sys.modules[name].__loader__).__name__ == "AssertionRewritingHook", name

@@ -1,25 +1,22 @@
-"""The SQLite store across processes, and its async flavour's worker threads.
+"""The SQLite store across processes: concurrent appends, kill -9, concurrent first open.
 
 Hand-written: the children are separate Python processes (``tests/durable_helpers.py``)
-driving the blocking store, and the thread check differs between the flavours. The
-rest of the SQLite-only tests are in ``tests/_async/test_sqlite.py``.
+driving the blocking store. The rest of the SQLite-only tests are in
+``tests/_async/test_sqlite.py``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
-import anyio
-import pytest
 from durable_checks import (
     check_concurrent_first_open,
     check_cross_process_appends,
     check_kill_keeps_acknowledged,
 )
 
-from agent_session import AsyncSQLiteStore, Message, SQLiteStore
+from agent_session import SQLiteStore
 from agent_session._backends.sqlite import SCHEMA_VERSION
 
 
@@ -73,31 +70,3 @@ def test_processes_opening_a_fresh_file_at_once_all_succeed(tmp_path: Path) -> N
         assert names.count("sessions") == 1 and "labels_by_pair" in names
     finally:
         db.close()
-
-
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_the_async_flavour_runs_sqlite_in_worker_threads(backend: str) -> None:
-    """Each call runs off the event loop's thread, under asyncio and trio alike."""
-    threads: set[int] = set()
-
-    def clock() -> float:
-        threads.add(threading.get_ident())  # the engine reads the clock inside each call
-        return 1_700_000_000.0
-
-    async def main() -> None:
-        async with AsyncSQLiteStore(":memory:", clock=clock) as store:
-            async with anyio.create_task_group() as tasks:
-                for task in range(20):
-                    tasks.start_soon(append_some, store, task)
-            messages = await store.load("s")
-            assert len(messages) == 20 * 10
-            for task in range(20):
-                mine = [m.content for m in messages if m.name == f"t{task}"]
-                assert mine == [str(i) for i in range(10)]
-
-    async def append_some(store: AsyncSQLiteStore, task: int) -> None:
-        for i in range(10):
-            await store.append("s", Message("user", str(i), name=f"t{task}"))
-
-    anyio.run(main, backend=backend)
-    assert threads and threading.get_ident() not in threads

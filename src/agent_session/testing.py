@@ -35,7 +35,14 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncStoreContract", "FakeClock", "StoreContract", "sample_conversation"]
 
-_CONTRACTS = ("agent_session._async.testing", "agent_session._sync.testing")
+# The modules whose asserts pytest must rewrite: the entry points and, with every module
+# under them, the packages holding the tests.
+_CONTRACTS = (
+    "agent_session._async.testing",
+    "agent_session._async.contract",
+    "agent_session._sync.testing",
+    "agent_session._sync.contract",
+)
 
 
 def _rewrite_asserts() -> None:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_session import (
-    AsyncCacheStore,
-    AsyncInMemoryStore,
-    AsyncLayeredStore,
-    AsyncSessionStore,
-)
+from agent_session import AsyncCacheStore, AsyncInMemoryStore, AsyncSessionStore
 from agent_session.testing import AsyncStoreContract
+
+from .layered import layered_over
 
 
 class TestInMemoryStore(AsyncStoreContract):
@@ -30,12 +27,6 @@ class TestCacheStore(AsyncStoreContract):
         return AsyncCacheStore(options.pop("default_ttl", None), capacity=100_000, **options)
 
 
-class TestLayeredStore(AsyncStoreContract):
+class TestLayeredStore(TestInMemoryStore):
     async def make_store(self, **options: Any) -> AsyncSessionStore:
-        # The layers do not slide themselves: the layered store touches them on load.
-        cache_options = {k: v for k, v in options.items() if k not in ("default_ttl", "sliding")}
-        cache = AsyncCacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        sliding = options.pop("sliding", False)
-        return AsyncLayeredStore(
-            cache, AsyncInMemoryStore(**options), sliding=sliding, clock=options["clock"]
-        )
+        return await layered_over(super().make_store, **options)

@@ -8,13 +8,10 @@ from typing import Any
 import pytest
 from postgres_helpers import drop_tables, new_prefix
 
-from agent_session import (
-    AsyncCacheStore,
-    AsyncLayeredStore,
-    AsyncPostgresStore,
-    AsyncSessionStore,
-)
+from agent_session import AsyncPostgresStore, AsyncSessionStore
 from agent_session.testing import AsyncStoreContract
+
+from .layered import layered_over
 
 
 @pytest.fixture
@@ -39,14 +36,6 @@ class TestPostgresStore(AsyncStoreContract):
         return AsyncPostgresStore(self.dsn, table_prefix=self.prefix, **options)
 
 
-class TestLayeredOverPostgres(AsyncStoreContract):
-    @pytest.fixture(autouse=True)
-    def _server(self, postgres_dsn: str, table_prefix: str) -> None:
-        self.dsn, self.prefix = postgres_dsn, table_prefix
-
+class TestLayeredOverPostgres(TestPostgresStore):
     async def make_store(self, **options: Any) -> AsyncSessionStore:
-        sliding = options.pop("sliding", False)
-        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
-        cache = AsyncCacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        durable = AsyncPostgresStore(self.dsn, table_prefix=self.prefix, **options)
-        return AsyncLayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
+        return await layered_over(super().make_store, **options)

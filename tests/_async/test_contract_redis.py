@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import redis
 
-from agent_session import AsyncCacheStore, AsyncLayeredStore, AsyncRedisStore, AsyncSessionStore
+from agent_session import AsyncRedisStore, AsyncSessionStore
 from agent_session.testing import AsyncStoreContract
+
+from .layered import layered_over
 
 
 @pytest.fixture
@@ -39,14 +41,6 @@ class TestRedisStore(AsyncStoreContract):
         return AsyncRedisStore(self.url, prefix=self.prefix, **options)
 
 
-class TestLayeredOverRedis(AsyncStoreContract):
-    @pytest.fixture(autouse=True)
-    def _server(self, redis_url: str, key_prefix: str) -> None:
-        self.url, self.prefix = redis_url, key_prefix
-
+class TestLayeredOverRedis(TestRedisStore):
     async def make_store(self, **options: Any) -> AsyncSessionStore:
-        sliding = options.pop("sliding", False)
-        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
-        cache = AsyncCacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        durable = AsyncRedisStore(self.url, prefix=self.prefix, **options)
-        return AsyncLayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
+        return await layered_over(super().make_store, **options)

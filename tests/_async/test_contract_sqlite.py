@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from agent_session import AsyncCacheStore, AsyncLayeredStore, AsyncSessionStore, AsyncSQLiteStore
+from agent_session import AsyncSessionStore, AsyncSQLiteStore
 from agent_session.testing import AsyncStoreContract
+
+from .layered import layered_over
 
 
 class TestSQLiteFileStore(AsyncStoreContract):
@@ -26,12 +28,8 @@ class TestSQLiteMemoryStore(AsyncStoreContract):
         return AsyncSQLiteStore(":memory:", **options)
 
 
-class TestSQLiteWithoutReturning(AsyncStoreContract):
+class TestSQLiteWithoutReturning(TestSQLiteFileStore):
     """The path for SQLite libraries older than 3.35 (no ``UPDATE ... RETURNING``)."""
-
-    @pytest.fixture(autouse=True)
-    def _directory(self, tmp_path: Path) -> None:
-        self.directory = tmp_path
 
     async def make_store(self, **options: Any) -> AsyncSessionStore:
         store = AsyncSQLiteStore(self.directory / "sessions.db", **options)
@@ -39,14 +37,6 @@ class TestSQLiteWithoutReturning(AsyncStoreContract):
         return store
 
 
-class TestLayeredOverSQLite(AsyncStoreContract):
-    @pytest.fixture(autouse=True)
-    def _directory(self, tmp_path: Path) -> None:
-        self.directory = tmp_path
-
+class TestLayeredOverSQLite(TestSQLiteFileStore):
     async def make_store(self, **options: Any) -> AsyncSessionStore:
-        sliding = options.pop("sliding", False)
-        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
-        cache = AsyncCacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        durable = AsyncSQLiteStore(self.directory / "layered.db", **options)
-        return AsyncLayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
+        return await layered_over(super().make_store, **options)

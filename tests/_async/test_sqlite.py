@@ -1,8 +1,8 @@
 """What only the SQLite store promises: the file, its schema, its statements, faults.
 
 The contract suite runs in ``test_contract_sqlite.py``; the tests with several
-processes (sharing a file, kill -9, opening a fresh file at once) and the thread
-check of the async flavour are hand-written, in ``tests/test_sqlite_processes.py``.
+processes (sharing a file, kill -9, opening a fresh file at once) are hand-written, in
+``tests/test_sqlite_processes.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import random
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from agent_session import (
     open_async_store,
 )
 from agent_session._backends.sqlite import HAS_RETURNING, SCHEMA_VERSION
+from agent_session._concurrency import AsyncNursery
 from agent_session._serialization import decode_message, message_size
 from agent_session.testing import FakeClock
 
@@ -164,6 +166,34 @@ async def test_memory_database_is_private_to_its_store() -> None:
         assert (await first.find_sessions(labels={"k": "v"})).items[0].message_count == 1
         assert not await second.exists("s1")
         assert await second.list_sessions() == []
+
+
+# -- where each call runs ----------------------------------------------------------------
+
+
+@pytest.mark.async_only  # the blocking store runs each call on its caller's thread
+async def test_the_async_flavour_runs_sqlite_in_worker_threads() -> None:
+    """Each call runs off the event loop's thread, under asyncio and trio alike."""
+    threads: set[int] = set()
+
+    def clock() -> float:
+        threads.add(threading.get_ident())  # the engine reads the clock inside each call
+        return 1_700_000_000.0
+
+    async def append_some(store: AsyncSQLiteStore, task: int) -> None:
+        for i in range(10):
+            await store.append("s", Message("user", str(i), name=f"t{task}"))
+
+    async with AsyncSQLiteStore(":memory:", clock=clock) as store:
+        async with AsyncNursery() as nursery:
+            for task in range(20):
+                nursery.start_soon(append_some, store, task)
+        messages = await store.load("s")
+        assert len(messages) == 20 * 10
+        for task in range(20):
+            mine = [m.content for m in messages if m.name == f"t{task}"]
+            assert mine == [str(i) for i in range(10)]
+    assert threads and threading.get_ident() not in threads
 
 
 # -- what each call runs ------------------------------------------------------------------

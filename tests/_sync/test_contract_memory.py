@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_session import (
-    CacheStore,
-    InMemoryStore,
-    LayeredStore,
-    SessionStore,
-)
+from agent_session import CacheStore, InMemoryStore, SessionStore
 from agent_session.testing import StoreContract
+
+from .layered import layered_over
 
 
 class TestInMemoryStore(StoreContract):
@@ -31,12 +28,6 @@ class TestCacheStore(StoreContract):
         return CacheStore(options.pop("default_ttl", None), capacity=100_000, **options)
 
 
-class TestLayeredStore(StoreContract):
+class TestLayeredStore(TestInMemoryStore):
     def make_store(self, **options: Any) -> SessionStore:
-        # The layers do not slide themselves: the layered store touches them on load.
-        cache_options = {k: v for k, v in options.items() if k not in ("default_ttl", "sliding")}
-        cache = CacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        sliding = options.pop("sliding", False)
-        return LayeredStore(
-            cache, InMemoryStore(**options), sliding=sliding, clock=options["clock"]
-        )
+        return layered_over(super().make_store, **options)

@@ -9,13 +9,10 @@ from typing import Any
 import pytest
 from postgres_helpers import drop_tables, new_prefix
 
-from agent_session import (
-    CacheStore,
-    LayeredStore,
-    PostgresStore,
-    SessionStore,
-)
+from agent_session import PostgresStore, SessionStore
 from agent_session.testing import StoreContract
+
+from .layered import layered_over
 
 
 @pytest.fixture
@@ -40,14 +37,6 @@ class TestPostgresStore(StoreContract):
         return PostgresStore(self.dsn, table_prefix=self.prefix, **options)
 
 
-class TestLayeredOverPostgres(StoreContract):
-    @pytest.fixture(autouse=True)
-    def _server(self, postgres_dsn: str, table_prefix: str) -> None:
-        self.dsn, self.prefix = postgres_dsn, table_prefix
-
+class TestLayeredOverPostgres(TestPostgresStore):
     def make_store(self, **options: Any) -> SessionStore:
-        sliding = options.pop("sliding", False)
-        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
-        cache = CacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        durable = PostgresStore(self.dsn, table_prefix=self.prefix, **options)
-        return LayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
+        return layered_over(super().make_store, **options)

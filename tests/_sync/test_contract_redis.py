@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import redis
 
-from agent_session import CacheStore, LayeredStore, RedisStore, SessionStore
+from agent_session import RedisStore, SessionStore
 from agent_session.testing import StoreContract
+
+from .layered import layered_over
 
 
 @pytest.fixture
@@ -40,14 +42,6 @@ class TestRedisStore(StoreContract):
         return RedisStore(self.url, prefix=self.prefix, **options)
 
 
-class TestLayeredOverRedis(StoreContract):
-    @pytest.fixture(autouse=True)
-    def _server(self, redis_url: str, key_prefix: str) -> None:
-        self.url, self.prefix = redis_url, key_prefix
-
+class TestLayeredOverRedis(TestRedisStore):
     def make_store(self, **options: Any) -> SessionStore:
-        sliding = options.pop("sliding", False)
-        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
-        cache = CacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        durable = RedisStore(self.url, prefix=self.prefix, **options)
-        return LayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
+        return layered_over(super().make_store, **options)

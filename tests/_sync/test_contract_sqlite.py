@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from agent_session import CacheStore, LayeredStore, SessionStore, SQLiteStore
+from agent_session import SessionStore, SQLiteStore
 from agent_session.testing import StoreContract
+
+from .layered import layered_over
 
 
 class TestSQLiteFileStore(StoreContract):
@@ -27,12 +29,8 @@ class TestSQLiteMemoryStore(StoreContract):
         return SQLiteStore(":memory:", **options)
 
 
-class TestSQLiteWithoutReturning(StoreContract):
+class TestSQLiteWithoutReturning(TestSQLiteFileStore):
     """The path for SQLite libraries older than 3.35 (no ``UPDATE ... RETURNING``)."""
-
-    @pytest.fixture(autouse=True)
-    def _directory(self, tmp_path: Path) -> None:
-        self.directory = tmp_path
 
     def make_store(self, **options: Any) -> SessionStore:
         store = SQLiteStore(self.directory / "sessions.db", **options)
@@ -40,14 +38,6 @@ class TestSQLiteWithoutReturning(StoreContract):
         return store
 
 
-class TestLayeredOverSQLite(StoreContract):
-    @pytest.fixture(autouse=True)
-    def _directory(self, tmp_path: Path) -> None:
-        self.directory = tmp_path
-
+class TestLayeredOverSQLite(TestSQLiteFileStore):
     def make_store(self, **options: Any) -> SessionStore:
-        sliding = options.pop("sliding", False)
-        cache_options = {k: v for k, v in options.items() if k != "default_ttl"}
-        cache = CacheStore(options.get("default_ttl"), capacity=1000, **cache_options)
-        durable = SQLiteStore(self.directory / "layered.db", **options)
-        return LayeredStore(cache, durable, sliding=sliding, clock=options["clock"])
+        return layered_over(super().make_store, **options)

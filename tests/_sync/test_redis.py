@@ -2,8 +2,9 @@
 """What only the Redis store promises: key layout, one script per call, Redis-side
 expiry, clients, outages.
 
-asyncio only (redis.asyncio needs it); the refusal under trio and the wrong-flavour
-clients are in ``tests/test_redis_flavours.py``, the tests with several processes in
+asyncio only (redis.asyncio needs it); the refusal under trio is in
+``tests/test_asyncio_only_drivers.py``, the wrong-flavour clients in
+``tests/test_redis_flavours.py``, the tests with several processes in
 ``tests/test_redis_processes.py``.
 """
 

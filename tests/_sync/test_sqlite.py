@@ -2,8 +2,8 @@
 """What only the SQLite store promises: the file, its schema, its statements, faults.
 
 The contract suite runs in ``test_contract_sqlite.py``; the tests with several
-processes (sharing a file, kill -9, opening a fresh file at once) and the thread
-check of the async flavour are hand-written, in ``tests/test_sqlite_processes.py``.
+processes (sharing a file, kill -9, opening a fresh file at once) are hand-written, in
+``tests/test_sqlite_processes.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import os
 import random
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from agent_session import (
     open_store,
 )
 from agent_session._backends.sqlite import HAS_RETURNING, SCHEMA_VERSION
+from agent_session._concurrency import Nursery
 from agent_session._serialization import decode_message, message_size
 from agent_session.testing import FakeClock
 
@@ -165,6 +167,34 @@ def test_memory_database_is_private_to_its_store() -> None:
         assert (first.find_sessions(labels={"k": "v"})).items[0].message_count == 1
         assert not second.exists("s1")
         assert second.list_sessions() == []
+
+
+# -- where each call runs ----------------------------------------------------------------
+
+
+@pytest.mark.async_only  # the blocking store runs each call on its caller's thread
+def test_the_async_flavour_runs_sqlite_in_worker_threads() -> None:
+    """Each call runs off the event loop's thread, under asyncio and trio alike."""
+    threads: set[int] = set()
+
+    def clock() -> float:
+        threads.add(threading.get_ident())  # the engine reads the clock inside each call
+        return 1_700_000_000.0
+
+    def append_some(store: SQLiteStore, task: int) -> None:
+        for i in range(10):
+            store.append("s", Message("user", str(i), name=f"t{task}"))
+
+    with SQLiteStore(":memory:", clock=clock) as store:
+        with Nursery() as nursery:
+            for task in range(20):
+                nursery.start_soon(append_some, store, task)
+        messages = store.load("s")
+        assert len(messages) == 20 * 10
+        for task in range(20):
+            mine = [m.content for m in messages if m.name == f"t{task}"]
+            assert mine == [str(i) for i in range(10)]
+    assert threads and threading.get_ident() not in threads
 
 
 # -- what each call runs ------------------------------------------------------------------
