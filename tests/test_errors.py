@@ -1,4 +1,5 @@
-"""The error tree of SPEC section 3, what each error carries, and ``map_backend_errors``."""
+"""The error tree of SPEC section 3, what each error carries, and the front door's
+mapping of driver errors to :class:`BackendError`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 from agent_session import (
     BackendError,
     CapacityExceeded,
+    Conversation,
+    InMemoryStore,
     InvalidSessionId,
     SerializationError,
     SessionError,
@@ -15,7 +18,6 @@ from agent_session import (
     StoreClosed,
     VersionConflict,
 )
-from agent_session._errors import map_backend_errors
 
 # --- the tree --------------------------------------------------------------------------
 
@@ -121,7 +123,7 @@ def test_plain_errors_take_an_optional_session_id() -> None:
     assert str(SessionError("text")) == "text"
 
 
-# --- map_backend_errors ----------------------------------------------------------------
+# --- the front door maps driver errors -------------------------------------------------
 
 
 class DriverError(Exception):
@@ -132,48 +134,52 @@ class DriverTimeout(DriverError):
     pass
 
 
+class FailingStore(InMemoryStore):
+    """A store whose backend fails every load with ``error``."""
+
+    _driver_errors = (DriverError, OSError)
+    _backend_name = "Flaky at 10.0.0.1"
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def _load(self, session_id: str, last: int | None) -> Conversation:
+        raise self.error
+
+
 def test_listed_driver_errors_become_backend_errors() -> None:
     original = DriverTimeout("read timed out")
     with pytest.raises(BackendError) as info:
-        with map_backend_errors("RedisStore.load", (DriverError, OSError)):
-            raise original
+        FailingStore(original).load("s")
     error = info.value
     assert error.__cause__ is original
-    assert "RedisStore.load" in str(error) and "DriverTimeout" in str(error)
+    assert "Flaky at 10.0.0.1" in str(error) and "DriverTimeout" in str(error)
     assert "read timed out" in str(error) and "retry" in str(error)
     with pytest.raises(BackendError) as os_info:
-        with map_backend_errors("x", (DriverError, OSError)):
-            raise ConnectionRefusedError("nope")
+        FailingStore(ConnectionRefusedError("nope")).load("s")
     assert isinstance(os_info.value.__cause__, ConnectionRefusedError)
 
 
-def test_session_errors_pass_through_even_if_listed() -> None:
-    conflict = VersionConflict("s", 1, 2)
-    with pytest.raises(VersionConflict) as info:
-        with map_backend_errors("x", (Exception,)):
-            raise conflict
-    assert info.value is conflict
-    with pytest.raises(BackendError) as backend:
-        with map_backend_errors("x", (Exception,)):
-            raise BackendError("already mapped")
-    assert backend.value.__cause__ is None  # not wrapped twice
-
-
-@pytest.mark.parametrize("error", [KeyError("k"), TypeError("t"), ValueError("v")])
-def test_unlisted_errors_pass_through(error: Exception) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [KeyError("k"), TypeError("t"), ValueError("v"), VersionConflict("s", 1, 2), BackendError("x")],
+)
+def test_unlisted_errors_and_our_own_pass_through(error: Exception) -> None:
     with pytest.raises(type(error)) as info:
-        with map_backend_errors("x", (DriverError, OSError)):
-            raise error
+        FailingStore(error).load("s")
     assert info.value is error
-
-
-def test_nothing_raised_nothing_changed() -> None:
-    with map_backend_errors("x", (DriverError,)) as entered:
-        value = 1
-    assert entered is None and value == 1
+    assert info.value.__cause__ is None  # not wrapped
 
 
 def test_base_exceptions_are_not_backend_failures() -> None:
     with pytest.raises(KeyboardInterrupt):
-        with map_backend_errors("x", (DriverError,)):
-            raise KeyboardInterrupt
+        FailingStore(KeyboardInterrupt()).load("s")
+
+
+def test_bad_arguments_are_refused_before_the_backend_is_called() -> None:
+    store = FailingStore(DriverError("must not be reached"))
+    with pytest.raises(InvalidSessionId):
+        store.load("")
+    with pytest.raises(ValueError, match="last"):
+        store.load("s", last=-1)

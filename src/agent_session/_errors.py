@@ -20,7 +20,6 @@ from __future__ import annotations
 __all__ = [
     "BackendError",
     "backend_failure",
-    "map_backend_errors",
     "CapacityExceeded",
     "InvalidSessionId",
     "SerializationError",
@@ -117,27 +116,3 @@ def backend_failure(what: str, exc: BaseException) -> BackendError:
         f"{what} failed: {type(exc).__name__}: {exc}; the call had no effect unless the "
         "backend applied it before failing; check that the backend is up and retry"
     )
-
-
-class map_backend_errors:  # noqa: N801  # used as a context manager, named like contextlib's
-    """Turn the driver exceptions ``errors`` into :class:`BackendError`, raised from them.
-
-    Our own :class:`SessionError` subclasses pass through untouched.
-    """
-
-    __slots__ = ("_errors", "_what")
-
-    def __init__(self, what: str, errors: tuple[type[BaseException], ...]) -> None:
-        self._what = what
-        self._errors = errors
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and isinstance(exc, self._errors) and not isinstance(exc, SessionError):
-            raise BackendError(
-                f"{self._what} failed: {type(exc).__name__}: {exc}; the call had no effect "
-                "unless the backend applied it before failing; check that the backend is up "
-                "and retry"
-            ) from exc
