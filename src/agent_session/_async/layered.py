@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from .._backends.layering import Coherence, LayerCounters
 from .._concurrency import AsyncResult
-from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
+from .._errors import BackendError, SessionNotFound, VersionConflict
 from .._metadata import LayerStats, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
-from .._validation import (
-    DEFAULT,
-    Clock,
-    TTLArg,
-    check_clock,
-    check_last,
-    check_limit,
-    check_prefix,
-    check_session_id,
-)
+from .._paging import FindQuery
+from .._validation import Clock, Default, WriteArgs, check_clock
 from .base import AsyncSessionStore
 
 __all__ = ["AsyncLayeredStore"]
@@ -29,9 +21,6 @@ __all__ = ["AsyncLayeredStore"]
 logger = logging.getLogger("agent_session.layered")
 
 T = TypeVar("T")
-
-# Errors that say the call itself was wrong: every layer would say the same.
-_CALLER_ERRORS = (TypeError, ValueError)
 
 
 class AsyncLayeredStore(AsyncSessionStore):
@@ -46,9 +35,10 @@ class AsyncLayeredStore(AsyncSessionStore):
     ``get_metadata`` and the listings answer from the authoritative layer, or
     from the nearest faster layer while it fails.
 
-    Copies stay coherent for writes made through this store object; writes that
-    other processes make to a shared authoritative layer are seen once the faster
-    copy expires, so give the faster layers a TTL.
+    Copies stay coherent for writes made through this store object: however slow
+    a copy is to land, none older than a write that returned is ever served.
+    Writes that other processes make to a shared authoritative layer are seen once
+    the faster copy expires, so give the faster layers a TTL.
 
     Closing the layered store closes its layers.
 
@@ -77,7 +67,7 @@ class AsyncLayeredStore(AsyncSessionStore):
         self._suspect: tuple[set[str], ...] = tuple(set() for _ in layers)
         self._uncleared = [False] * len(layers)  # a failed clear: skip the layer entirely
         self._coherence = Coherence()
-        self._closed = False
+        self._dirty = self._coherence.dirty_ids  # the same set, read on the hot path
 
     def with_layer(self, store: AsyncSessionStore) -> AsyncLayeredStore:
         """A new layered store with ``store`` added below the current layers."""
@@ -95,14 +85,17 @@ class AsyncLayeredStore(AsyncSessionStore):
     # -- plumbing ----------------------------------------------------------------
 
     def _authority(self) -> AsyncSessionStore:
-        if self._closed:
-            raise StoreClosed(self.name)
         if not self._layers:
             raise ValueError("this LayeredStore has no layers: add them with with_layer()")
         return self._layers[-1]
 
     def _skipped(self, index: int, session_id: str) -> bool:
-        return self._uncleared[index] or session_id in self._suspect[index]
+        """True if layer ``index``'s copy of the session must not be read now."""
+        return (
+            self._uncleared[index]
+            or session_id in self._suspect[index]
+            or session_id in self._dirty
+        )
 
     def _failed(self, index: int, action: str, session_id: str | None, exc: BaseException) -> None:
         next(self._counters[index].failures)
@@ -131,9 +124,21 @@ class AsyncLayeredStore(AsyncSessionStore):
         else:
             self._suspect[index].discard(session_id)
 
-    async def _invalidate_above(self, below: int, session_id: str) -> None:
-        for index in range(below):
-            await self._invalidate(index, session_id)
+    async def _end(self, session_id: str, *, write: bool, spoiled: bool = False) -> None:
+        """Close an operation; the last of overlapping ones drops the faster copies."""
+        if not self._coherence.end(session_id, write=write, spoiled=spoiled):
+            return
+        try:
+            for index in range(len(self._layers) - 1):
+                await self._invalidate(index, session_id)
+        except BaseException:
+            # Interrupted while dropping them (a cancelled task): distrust every copy until
+            # rewritten.
+            for suspect in self._suspect[:-1]:
+                suspect.add(session_id)
+            raise
+        finally:
+            self._coherence.settle(session_id)
 
     async def _copy(
         self,
@@ -181,23 +186,24 @@ class AsyncLayeredStore(AsyncSessionStore):
     ) -> T:
         """The write protocol: authority first, then the faster layers, coherently."""
         authority = self._authority()
-        check_session_id(session_id)
-        token = self._coherence.begin(session_id, write=True)
-        stale = True
+        coherence = self._coherence
+        coherence.begin_write(session_id)
+        known = False  # False: what the copies hold is unknown (the finally drops them)
         try:
-            result = await write(authority)
-            for index in range(len(self._layers) - 1):
-                await mirror(index, result)
-            stale = False
-        except BackendError:
-            next(self._counters[-1].failures)
-            raise  # the outcome is unknown: the finally drops the copies
-        except Exception:
-            stale = False  # refused before anything was written (conflict, limits...)
-            raise
+            try:
+                result = await write(authority)
+            except BackendError:
+                next(self._counters[-1].failures)
+                raise  # the outcome is unknown
+            except Exception:
+                known = True  # refused before anything was written (conflict, limits...)
+                raise
+            if session_id not in self._dirty:  # dirty: the copies are dropped at the end
+                for index in range(len(self._layers) - 1):
+                    await mirror(index, result)
+            known = True
         finally:
-            if self._coherence.end(session_id, token, write=True) or stale:
-                await self._invalidate_above(len(self._layers) - 1, session_id)
+            await self._end(session_id, write=True, spoiled=not known)
         return result
 
     async def _answer(
@@ -220,8 +226,6 @@ class AsyncLayeredStore(AsyncSessionStore):
                     continue
                 try:
                     answer = await ask(self._layers[index])
-                except _CALLER_ERRORS:
-                    raise
                 except SessionNotFound:
                     continue
                 except Exception as exc:
@@ -233,27 +237,18 @@ class AsyncLayeredStore(AsyncSessionStore):
 
     # -- writes ------------------------------------------------------------------
 
-    async def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        if isinstance(conversation, Conversation):
-            # One snapshot for every layer, stamped here so that every layer keeps the
-            # same message ids and times.
-            conversation = Conversation._adopt(stamp(conversation._messages, self._clock()))
+    async def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        # One snapshot for every layer, stamped here so that every layer keeps the
+        # same message ids and times.
+        conversation = Conversation._adopt(stamp(args.messages, self._clock()), args.size)
 
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.save(
                 session_id,
                 conversation,
-                ttl=ttl,
-                expected_version=expected_version,
-                labels=labels,
+                ttl=args.ttl,
+                expected_version=args.expected_version,
+                labels=args.labels,
             )
 
         async def mirror(index: int, meta: SessionMetadata) -> None:
@@ -269,22 +264,19 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         return await self._write(session_id, write, mirror)
 
-    async def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        if all(isinstance(message, Message) for message in messages):
-            messages = tuple(stamp(messages, self._clock()))  # the same ids in every layer
+    async def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        messages = stamp(args.messages, self._clock())  # the same ids in every layer
 
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.append(
-                session_id, *messages, ttl=ttl, expected_version=expected_version
+                session_id, *messages, ttl=args.ttl, expected_version=args.expected_version
             )
 
         async def mirror(index: int, meta: SessionMetadata) -> None:
+            if session_id in self._suspect[index]:
+                await self._invalidate(index, session_id)  # never extend a doubtful copy
+                return
+
             async def copy(layer: AsyncSessionStore) -> object:
                 # Extend the copy only if it held exactly what the authority held before.
                 held = await layer.get_metadata(session_id)
@@ -296,13 +288,16 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         return await self._write(session_id, write, mirror)
 
-    async def pop(self, session_id: str) -> Message | None:
+    async def _pop(self, session_id: str) -> Message | None:
         async def write(store: AsyncSessionStore) -> Message | None:
             return await store.pop(session_id)
 
         async def mirror(index: int, message: Message | None) -> None:
             if message is None:
                 return  # nothing changed
+            if session_id in self._suspect[index]:
+                await self._invalidate(index, session_id)
+                return
 
             async def copy(layer: AsyncSessionStore) -> object:
                 if await layer.pop(session_id) != message:
@@ -313,13 +308,13 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         return await self._write(session_id, write, mirror)
 
-    async def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+    async def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.touch(session_id, ttl=ttl)
 
         async def mirror(index: int, meta: SessionMetadata) -> None:
             remaining = self._remaining(meta)
-            if remaining == 0.0:
+            if remaining == 0.0 or session_id in self._suspect[index]:
                 await self._invalidate(index, session_id)
                 return
 
@@ -330,7 +325,7 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         return await self._write(session_id, write, mirror)
 
-    async def delete(self, session_id: str) -> bool:
+    async def _delete(self, session_id: str) -> bool:
         async def write(store: AsyncSessionStore) -> bool:
             return await store.delete(session_id)
 
@@ -339,25 +334,33 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         return await self._write(session_id, write, mirror)
 
-    async def clear(self) -> int:
+    async def _clear(self) -> int:
         authority = self._authority()
         self._coherence.begin_clear()
         try:
-            removed = await authority.clear()
-            for index, layer in enumerate(self._layers[:-1]):
-                try:
-                    await layer.clear()
-                except Exception as exc:
-                    self._failed(index, "clear", None, exc)
-                    self._uncleared[index] = True
-                else:
-                    self._uncleared[index] = False
-                    self._suspect[index].clear()
+            try:
+                removed = await authority.clear()
+            except BackendError:
+                next(self._counters[-1].failures)
+                await self._clear_faster()  # the outcome is unknown: drop the copies
+                raise
+            await self._clear_faster()
         finally:
             self._coherence.end_clear()
         return removed
 
-    async def purge_expired(self) -> int:
+    async def _clear_faster(self) -> None:
+        for index, layer in enumerate(self._layers[:-1]):
+            try:
+                await layer.clear()
+            except Exception as exc:
+                self._failed(index, "clear", None, exc)
+                self._uncleared[index] = True
+            else:
+                self._uncleared[index] = False
+                self._suspect[index].clear()
+
+    async def _purge_expired(self) -> int:
         removed = await self._authority().purge_expired()
         for index, layer in enumerate(self._layers[:-1]):
             try:
@@ -368,43 +371,44 @@ class AsyncLayeredStore(AsyncSessionStore):
 
     # -- reads -------------------------------------------------------------------
 
-    async def load(self, session_id: str, *, last: int | None = None) -> Conversation:
-        authority = self._authority()
-        first = self._layers[0]
-        if first is authority:
-            return await self._load_from(0, session_id, last)
-        if not self._uncleared[0] and not (self._suspect[0] and session_id in self._suspect[0]):
+    async def _load(self, session_id: str, last: int | None) -> Conversation:
+        layers = self._layers
+        if len(layers) < 2:  # no copies to keep
+            self._authority()  # no layers at all: a clear error
+            conversation = await self._load_from(0, session_id, last, write_back=False)
+        elif self._uncleared[0] or session_id in self._suspect[0] or session_id in self._dirty:
+            next(self._counters[0].misses)  # (this is _skipped(0), inlined: the hot path)
+            conversation = await self._fall_through(session_id, last)
+        else:
             # The hot path: a hit in the first layer costs one call and one count.
             try:
-                conversation = await first.load(session_id, last=last)
+                conversation = await layers[0].load(session_id, last=last)
             except SessionNotFound:
                 next(self._counters[0].misses)
-            except _CALLER_ERRORS:
-                raise
+                conversation = await self._fall_through(session_id, last)
             except Exception as exc:
-                # A bad argument is the caller's error, not a layer's failure (defect 12).
-                check_session_id(session_id)
-                check_last(last)
                 self._failed(0, "load", session_id, exc)
+                conversation = await self._fall_through(session_id, last)
             else:
                 next(self._counters[0].hits)
-                if self._sliding:
-                    await self._slide(session_id)
-                return conversation
-        else:
-            next(self._counters[0].misses)
-        if last is not None:
-            return await self._load_from(1, session_id, last)  # a part is not written back
-        check_session_id(session_id)
-        token = self._coherence.begin(session_id, write=False)
-        try:
-            return await self._load_from(1, session_id, None)
-        finally:
-            if self._coherence.end(session_id, token, write=False):
-                await self._invalidate_above(len(self._layers) - 1, session_id)
+        if self._sliding:
+            await self._slide(session_id)  # after the read ended: it must not spoil its copy
+        return conversation
 
-    async def _load_from(self, start: int, session_id: str, last: int | None) -> Conversation:
-        """Read through the layers from ``start`` down; write a whole hit back above it."""
+    async def _fall_through(self, session_id: str, last: int | None) -> Conversation:
+        """Read below the first layer; a whole hit is written back if no write interferes."""
+        if last is not None or not self._coherence.begin_read(session_id):
+            # A part cannot stand for the whole; a write in flight may be replacing it.
+            return await self._load_from(1, session_id, last, write_back=False)
+        try:
+            return await self._load_from(1, session_id, None, write_back=True)
+        finally:
+            await self._end(session_id, write=False)
+
+    async def _load_from(
+        self, start: int, session_id: str, last: int | None, *, write_back: bool
+    ) -> Conversation:
+        """Read through the layers from ``start`` down; maybe write a hit back above it."""
         top = len(self._layers) - 1
         for index in range(start, top + 1):
             layer, counters = self._layers[index], self._counters[index]
@@ -418,8 +422,6 @@ class AsyncLayeredStore(AsyncSessionStore):
                 if index == top:
                     raise
                 continue
-            except _CALLER_ERRORS:
-                raise
             except Exception as exc:
                 if index == top:
                     next(counters.failures)
@@ -427,10 +429,8 @@ class AsyncLayeredStore(AsyncSessionStore):
                 self._failed(index, "load", session_id, exc)
                 continue
             next(counters.hits)
-            if index > 0 and last is None:
+            if write_back and index > 0:
                 await self._write_back(index, session_id, conversation)
-            if self._sliding:
-                await self._slide(session_id)
             return conversation
         raise AssertionError("unreachable: the authority answers or raises")
 
@@ -456,37 +456,30 @@ class AsyncLayeredStore(AsyncSessionStore):
             return await layer.save(session_id, conversation, labels=meta.labels)
 
         for index in range(found):
+            if session_id in self._dirty:
+                return  # a write overtook this read: its copies are dropped anyway
             if await self._copy(index, session_id, "write back", copy, meta):
                 next(self._counters[index].write_backs)
 
-    async def get_metadata(self, session_id: str) -> SessionMetadata:
-        check_session_id(session_id)  # before any layer: a failing one would hide it
-
+    async def _get_metadata(self, session_id: str) -> SessionMetadata:
         async def ask(store: AsyncSessionStore) -> SessionMetadata:
             return await store.get_metadata(session_id)
 
         return await self._answer(ask)
 
-    async def exists(self, session_id: str) -> bool:
-        check_session_id(session_id)
-
+    async def _exists(self, session_id: str) -> bool:
         async def ask(store: AsyncSessionStore) -> bool:
             return await store.exists(session_id)
 
         return await self._answer(ask, conclusive=bool)
 
-    async def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
-        check_prefix(prefix)
-        check_limit(limit)
-
+    async def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         async def ask(store: AsyncSessionStore) -> list[str]:
             return await store.list_sessions(prefix=prefix, limit=limit)
 
         return await self._answer(ask)
 
-    async def iter_sessions(self, *, prefix: str | None = None) -> AsyncIterator[str]:
+    async def _iter_sessions(self, prefix: str | None) -> AsyncIterator[str]:
         authority = self._authority()
         started = False
         try:
@@ -504,29 +497,24 @@ class AsyncLayeredStore(AsyncSessionStore):
         async for session_id in self._layers[fallback[-1]].iter_sessions(prefix=prefix):
             yield session_id
 
-    async def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
+    async def _find_sessions(self, query: FindQuery) -> Page:
         async def ask(store: AsyncSessionStore) -> Page:
             return await store.find_sessions(
-                labels=labels,
-                updated_after=updated_after,
-                updated_before=updated_before,
-                limit=limit,
-                cursor=cursor,
+                labels=query.labels,
+                updated_after=query.updated_after,
+                updated_before=query.updated_before,
+                limit=query.limit,
+                cursor=query.cursor,
             )
 
         return await self._answer(ask)
 
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for layer in self._layers:
-            await layer.aclose()
+    async def _aclose(self) -> None:
+        failure: Exception | None = None
+        for layer in self._layers:  # every layer, even after one failed to close
+            try:
+                await layer.aclose()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure

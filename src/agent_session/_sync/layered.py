@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Callable, Mapping
+from collections.abc import Iterator, Callable
 from typing import TypeVar
 
 from .._backends.layering import Coherence, LayerCounters
 from .._concurrency import Result
-from .._errors import BackendError, SessionNotFound, StoreClosed, VersionConflict
+from .._errors import BackendError, SessionNotFound, VersionConflict
 from .._metadata import LayerStats, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
-from .._validation import (
-    DEFAULT,
-    Clock,
-    TTLArg,
-    check_clock,
-    check_last,
-    check_limit,
-    check_prefix,
-    check_session_id,
-)
+from .._paging import FindQuery
+from .._validation import Clock, Default, WriteArgs, check_clock
 from .base import SessionStore
 
 __all__ = ["LayeredStore"]
@@ -30,9 +22,6 @@ __all__ = ["LayeredStore"]
 logger = logging.getLogger("agent_session.layered")
 
 T = TypeVar("T")
-
-# Errors that say the call itself was wrong: every layer would say the same.
-_CALLER_ERRORS = (TypeError, ValueError)
 
 
 class LayeredStore(SessionStore):
@@ -47,9 +36,10 @@ class LayeredStore(SessionStore):
     ``get_metadata`` and the listings answer from the authoritative layer, or
     from the nearest faster layer while it fails.
 
-    Copies stay coherent for writes made through this store object; writes that
-    other processes make to a shared authoritative layer are seen once the faster
-    copy expires, so give the faster layers a TTL.
+    Copies stay coherent for writes made through this store object: however slow
+    a copy is to land, none older than a write that returned is ever served.
+    Writes that other processes make to a shared authoritative layer are seen once
+    the faster copy expires, so give the faster layers a TTL.
 
     Closing the layered store closes its layers.
 
@@ -78,7 +68,7 @@ class LayeredStore(SessionStore):
         self._suspect: tuple[set[str], ...] = tuple(set() for _ in layers)
         self._uncleared = [False] * len(layers)  # a failed clear: skip the layer entirely
         self._coherence = Coherence()
-        self._closed = False
+        self._dirty = self._coherence.dirty_ids  # the same set, read on the hot path
 
     def with_layer(self, store: SessionStore) -> LayeredStore:
         """A new layered store with ``store`` added below the current layers."""
@@ -96,14 +86,17 @@ class LayeredStore(SessionStore):
     # -- plumbing ----------------------------------------------------------------
 
     def _authority(self) -> SessionStore:
-        if self._closed:
-            raise StoreClosed(self.name)
         if not self._layers:
             raise ValueError("this LayeredStore has no layers: add them with with_layer()")
         return self._layers[-1]
 
     def _skipped(self, index: int, session_id: str) -> bool:
-        return self._uncleared[index] or session_id in self._suspect[index]
+        """True if layer ``index``'s copy of the session must not be read now."""
+        return (
+            self._uncleared[index]
+            or session_id in self._suspect[index]
+            or session_id in self._dirty
+        )
 
     def _failed(self, index: int, action: str, session_id: str | None, exc: BaseException) -> None:
         next(self._counters[index].failures)
@@ -132,9 +125,21 @@ class LayeredStore(SessionStore):
         else:
             self._suspect[index].discard(session_id)
 
-    def _invalidate_above(self, below: int, session_id: str) -> None:
-        for index in range(below):
-            self._invalidate(index, session_id)
+    def _end(self, session_id: str, *, write: bool, spoiled: bool = False) -> None:
+        """Close an operation; the last of overlapping ones drops the faster copies."""
+        if not self._coherence.end(session_id, write=write, spoiled=spoiled):
+            return
+        try:
+            for index in range(len(self._layers) - 1):
+                self._invalidate(index, session_id)
+        except BaseException:
+            # Interrupted while dropping them (a cancelled task): distrust every copy until
+            # rewritten.
+            for suspect in self._suspect[:-1]:
+                suspect.add(session_id)
+            raise
+        finally:
+            self._coherence.settle(session_id)
 
     def _copy(
         self,
@@ -182,23 +187,24 @@ class LayeredStore(SessionStore):
     ) -> T:
         """The write protocol: authority first, then the faster layers, coherently."""
         authority = self._authority()
-        check_session_id(session_id)
-        token = self._coherence.begin(session_id, write=True)
-        stale = True
+        coherence = self._coherence
+        coherence.begin_write(session_id)
+        known = False  # False: what the copies hold is unknown (the finally drops them)
         try:
-            result = write(authority)
-            for index in range(len(self._layers) - 1):
-                mirror(index, result)
-            stale = False
-        except BackendError:
-            next(self._counters[-1].failures)
-            raise  # the outcome is unknown: the finally drops the copies
-        except Exception:
-            stale = False  # refused before anything was written (conflict, limits...)
-            raise
+            try:
+                result = write(authority)
+            except BackendError:
+                next(self._counters[-1].failures)
+                raise  # the outcome is unknown
+            except Exception:
+                known = True  # refused before anything was written (conflict, limits...)
+                raise
+            if session_id not in self._dirty:  # dirty: the copies are dropped at the end
+                for index in range(len(self._layers) - 1):
+                    mirror(index, result)
+            known = True
         finally:
-            if self._coherence.end(session_id, token, write=True) or stale:
-                self._invalidate_above(len(self._layers) - 1, session_id)
+            self._end(session_id, write=True, spoiled=not known)
         return result
 
     def _answer(
@@ -221,8 +227,6 @@ class LayeredStore(SessionStore):
                     continue
                 try:
                     answer = ask(self._layers[index])
-                except _CALLER_ERRORS:
-                    raise
                 except SessionNotFound:
                     continue
                 except Exception as exc:
@@ -234,27 +238,18 @@ class LayeredStore(SessionStore):
 
     # -- writes ------------------------------------------------------------------
 
-    def save(
-        self,
-        session_id: str,
-        conversation: Conversation,
-        *,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> SessionMetadata:
-        if isinstance(conversation, Conversation):
-            # One snapshot for every layer, stamped here so that every layer keeps the
-            # same message ids and times.
-            conversation = Conversation._adopt(stamp(conversation._messages, self._clock()))
+    def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        # One snapshot for every layer, stamped here so that every layer keeps the
+        # same message ids and times.
+        conversation = Conversation._adopt(stamp(args.messages, self._clock()), args.size)
 
         def write(store: SessionStore) -> SessionMetadata:
             return store.save(
                 session_id,
                 conversation,
-                ttl=ttl,
-                expected_version=expected_version,
-                labels=labels,
+                ttl=args.ttl,
+                expected_version=args.expected_version,
+                labels=args.labels,
             )
 
         def mirror(index: int, meta: SessionMetadata) -> None:
@@ -270,22 +265,19 @@ class LayeredStore(SessionStore):
 
         return self._write(session_id, write, mirror)
 
-    def append(
-        self,
-        session_id: str,
-        *messages: Message,
-        ttl: TTLArg = DEFAULT,
-        expected_version: int | None = None,
-    ) -> SessionMetadata:
-        if all(isinstance(message, Message) for message in messages):
-            messages = tuple(stamp(messages, self._clock()))  # the same ids in every layer
+    def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
+        messages = stamp(args.messages, self._clock())  # the same ids in every layer
 
         def write(store: SessionStore) -> SessionMetadata:
             return store.append(
-                session_id, *messages, ttl=ttl, expected_version=expected_version
+                session_id, *messages, ttl=args.ttl, expected_version=args.expected_version
             )
 
         def mirror(index: int, meta: SessionMetadata) -> None:
+            if session_id in self._suspect[index]:
+                self._invalidate(index, session_id)  # never extend a doubtful copy
+                return
+
             def copy(layer: SessionStore) -> object:
                 # Extend the copy only if it held exactly what the authority held before.
                 held = layer.get_metadata(session_id)
@@ -297,13 +289,16 @@ class LayeredStore(SessionStore):
 
         return self._write(session_id, write, mirror)
 
-    def pop(self, session_id: str) -> Message | None:
+    def _pop(self, session_id: str) -> Message | None:
         def write(store: SessionStore) -> Message | None:
             return store.pop(session_id)
 
         def mirror(index: int, message: Message | None) -> None:
             if message is None:
                 return  # nothing changed
+            if session_id in self._suspect[index]:
+                self._invalidate(index, session_id)
+                return
 
             def copy(layer: SessionStore) -> object:
                 if layer.pop(session_id) != message:
@@ -314,13 +309,13 @@ class LayeredStore(SessionStore):
 
         return self._write(session_id, write, mirror)
 
-    def touch(self, session_id: str, *, ttl: TTLArg = DEFAULT) -> SessionMetadata:
+    def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
         def write(store: SessionStore) -> SessionMetadata:
             return store.touch(session_id, ttl=ttl)
 
         def mirror(index: int, meta: SessionMetadata) -> None:
             remaining = self._remaining(meta)
-            if remaining == 0.0:
+            if remaining == 0.0 or session_id in self._suspect[index]:
                 self._invalidate(index, session_id)
                 return
 
@@ -331,7 +326,7 @@ class LayeredStore(SessionStore):
 
         return self._write(session_id, write, mirror)
 
-    def delete(self, session_id: str) -> bool:
+    def _delete(self, session_id: str) -> bool:
         def write(store: SessionStore) -> bool:
             return store.delete(session_id)
 
@@ -340,25 +335,33 @@ class LayeredStore(SessionStore):
 
         return self._write(session_id, write, mirror)
 
-    def clear(self) -> int:
+    def _clear(self) -> int:
         authority = self._authority()
         self._coherence.begin_clear()
         try:
-            removed = authority.clear()
-            for index, layer in enumerate(self._layers[:-1]):
-                try:
-                    layer.clear()
-                except Exception as exc:
-                    self._failed(index, "clear", None, exc)
-                    self._uncleared[index] = True
-                else:
-                    self._uncleared[index] = False
-                    self._suspect[index].clear()
+            try:
+                removed = authority.clear()
+            except BackendError:
+                next(self._counters[-1].failures)
+                self._clear_faster()  # the outcome is unknown: drop the copies
+                raise
+            self._clear_faster()
         finally:
             self._coherence.end_clear()
         return removed
 
-    def purge_expired(self) -> int:
+    def _clear_faster(self) -> None:
+        for index, layer in enumerate(self._layers[:-1]):
+            try:
+                layer.clear()
+            except Exception as exc:
+                self._failed(index, "clear", None, exc)
+                self._uncleared[index] = True
+            else:
+                self._uncleared[index] = False
+                self._suspect[index].clear()
+
+    def _purge_expired(self) -> int:
         removed = self._authority().purge_expired()
         for index, layer in enumerate(self._layers[:-1]):
             try:
@@ -369,43 +372,44 @@ class LayeredStore(SessionStore):
 
     # -- reads -------------------------------------------------------------------
 
-    def load(self, session_id: str, *, last: int | None = None) -> Conversation:
-        authority = self._authority()
-        first = self._layers[0]
-        if first is authority:
-            return self._load_from(0, session_id, last)
-        if not self._uncleared[0] and not (self._suspect[0] and session_id in self._suspect[0]):
+    def _load(self, session_id: str, last: int | None) -> Conversation:
+        layers = self._layers
+        if len(layers) < 2:  # no copies to keep
+            self._authority()  # no layers at all: a clear error
+            conversation = self._load_from(0, session_id, last, write_back=False)
+        elif self._uncleared[0] or session_id in self._suspect[0] or session_id in self._dirty:
+            next(self._counters[0].misses)  # (this is _skipped(0), inlined: the hot path)
+            conversation = self._fall_through(session_id, last)
+        else:
             # The hot path: a hit in the first layer costs one call and one count.
             try:
-                conversation = first.load(session_id, last=last)
+                conversation = layers[0].load(session_id, last=last)
             except SessionNotFound:
                 next(self._counters[0].misses)
-            except _CALLER_ERRORS:
-                raise
+                conversation = self._fall_through(session_id, last)
             except Exception as exc:
-                # A bad argument is the caller's error, not a layer's failure (defect 12).
-                check_session_id(session_id)
-                check_last(last)
                 self._failed(0, "load", session_id, exc)
+                conversation = self._fall_through(session_id, last)
             else:
                 next(self._counters[0].hits)
-                if self._sliding:
-                    self._slide(session_id)
-                return conversation
-        else:
-            next(self._counters[0].misses)
-        if last is not None:
-            return self._load_from(1, session_id, last)  # a part is not written back
-        check_session_id(session_id)
-        token = self._coherence.begin(session_id, write=False)
-        try:
-            return self._load_from(1, session_id, None)
-        finally:
-            if self._coherence.end(session_id, token, write=False):
-                self._invalidate_above(len(self._layers) - 1, session_id)
+        if self._sliding:
+            self._slide(session_id)  # after the read ended: it must not spoil its copy
+        return conversation
 
-    def _load_from(self, start: int, session_id: str, last: int | None) -> Conversation:
-        """Read through the layers from ``start`` down; write a whole hit back above it."""
+    def _fall_through(self, session_id: str, last: int | None) -> Conversation:
+        """Read below the first layer; a whole hit is written back if no write interferes."""
+        if last is not None or not self._coherence.begin_read(session_id):
+            # A part cannot stand for the whole; a write in flight may be replacing it.
+            return self._load_from(1, session_id, last, write_back=False)
+        try:
+            return self._load_from(1, session_id, None, write_back=True)
+        finally:
+            self._end(session_id, write=False)
+
+    def _load_from(
+        self, start: int, session_id: str, last: int | None, *, write_back: bool
+    ) -> Conversation:
+        """Read through the layers from ``start`` down; maybe write a hit back above it."""
         top = len(self._layers) - 1
         for index in range(start, top + 1):
             layer, counters = self._layers[index], self._counters[index]
@@ -419,8 +423,6 @@ class LayeredStore(SessionStore):
                 if index == top:
                     raise
                 continue
-            except _CALLER_ERRORS:
-                raise
             except Exception as exc:
                 if index == top:
                     next(counters.failures)
@@ -428,10 +430,8 @@ class LayeredStore(SessionStore):
                 self._failed(index, "load", session_id, exc)
                 continue
             next(counters.hits)
-            if index > 0 and last is None:
+            if write_back and index > 0:
                 self._write_back(index, session_id, conversation)
-            if self._sliding:
-                self._slide(session_id)
             return conversation
         raise AssertionError("unreachable: the authority answers or raises")
 
@@ -457,37 +457,30 @@ class LayeredStore(SessionStore):
             return layer.save(session_id, conversation, labels=meta.labels)
 
         for index in range(found):
+            if session_id in self._dirty:
+                return  # a write overtook this read: its copies are dropped anyway
             if self._copy(index, session_id, "write back", copy, meta):
                 next(self._counters[index].write_backs)
 
-    def get_metadata(self, session_id: str) -> SessionMetadata:
-        check_session_id(session_id)  # before any layer: a failing one would hide it
-
+    def _get_metadata(self, session_id: str) -> SessionMetadata:
         def ask(store: SessionStore) -> SessionMetadata:
             return store.get_metadata(session_id)
 
         return self._answer(ask)
 
-    def exists(self, session_id: str) -> bool:
-        check_session_id(session_id)
-
+    def _exists(self, session_id: str) -> bool:
         def ask(store: SessionStore) -> bool:
             return store.exists(session_id)
 
         return self._answer(ask, conclusive=bool)
 
-    def list_sessions(
-        self, *, prefix: str | None = None, limit: int | None = None
-    ) -> list[str]:
-        check_prefix(prefix)
-        check_limit(limit)
-
+    def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         def ask(store: SessionStore) -> list[str]:
             return store.list_sessions(prefix=prefix, limit=limit)
 
         return self._answer(ask)
 
-    def iter_sessions(self, *, prefix: str | None = None) -> Iterator[str]:
+    def _iter_sessions(self, prefix: str | None) -> Iterator[str]:
         authority = self._authority()
         started = False
         try:
@@ -505,29 +498,24 @@ class LayeredStore(SessionStore):
         for session_id in self._layers[fallback[-1]].iter_sessions(prefix=prefix):
             yield session_id
 
-    def find_sessions(
-        self,
-        *,
-        labels: Mapping[str, str] | None = None,
-        updated_after: float | None = None,
-        updated_before: float | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page:
+    def _find_sessions(self, query: FindQuery) -> Page:
         def ask(store: SessionStore) -> Page:
             return store.find_sessions(
-                labels=labels,
-                updated_after=updated_after,
-                updated_before=updated_before,
-                limit=limit,
-                cursor=cursor,
+                labels=query.labels,
+                updated_after=query.updated_after,
+                updated_before=query.updated_before,
+                limit=query.limit,
+                cursor=query.cursor,
             )
 
         return self._answer(ask)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for layer in self._layers:
-            layer.close()
+    def _aclose(self) -> None:
+        failure: Exception | None = None
+        for layer in self._layers:  # every layer, even after one failed to close
+            try:
+                layer.close()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
