@@ -2,7 +2,8 @@
 
 Prints two tables:
 
-1. median ns per operation (``load``, ``save``, ``append`` of one message) on a
+1. median ns per operation (``load``, ``save`` of new messages, ``resave`` of a loaded
+   conversation, ``append`` of one message) on a
    20-message conversation, for the sync and async (asyncio) ``InMemoryStore``,
    ``CacheStore`` and ``LayeredStore(CacheStore over InMemoryStore)``, beside a
    baseline: a dict behind one ``threading.Lock`` that stores a tuple of messages
@@ -80,6 +81,11 @@ def fresh_messages(count: int) -> list[Message]:
     return [Message("user", f"And what about the hotel, question {i}?") for i in range(count)]
 
 
+def conversation_of(loaded: Any) -> Conversation:
+    """What a load gave, as a Conversation (the baseline's load gives a list)."""
+    return loaded if isinstance(loaded, Conversation) else Conversation(loaded)
+
+
 def median_ns(run_batch: Callable[[int], float], batch: int, repeats: int) -> float:
     """Median over ``repeats`` batches of the per-op time in ns."""
     return statistics.median(run_batch(batch) / batch * 1e9 for _ in range(repeats))
@@ -102,6 +108,14 @@ def bench_sync(store: Any, batch: int, repeats: int) -> dict[str, float]:
             save("s", conv)
         return time.perf_counter() - start
 
+    loaded = conversation_of(store.load("s"))  # an agent's loop: load, add, save again
+
+    def resaves(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            save("r", loaded)
+        return time.perf_counter() - start
+
     def appends(n: int) -> float:
         store.save("a", conv)
         messages = fresh_messages(n)
@@ -114,6 +128,7 @@ def bench_sync(store: Any, batch: int, repeats: int) -> dict[str, float]:
     return {
         "load": median_ns(loads, batch, repeats),
         "save": median_ns(saves, batch, repeats),
+        "resave": median_ns(resaves, batch, repeats),
         "append": median_ns(appends, batch, repeats),
     }
 
@@ -124,7 +139,8 @@ def bench_async(store: AsyncSessionStore, batch: int, repeats: int) -> dict[str,
     async def main() -> None:
         conv = conversation()
         await store.save("s", conv)
-        samples: dict[str, list[float]] = {"load": [], "save": [], "append": []}
+        samples: dict[str, list[float]] = {"load": [], "save": [], "resave": [], "append": []}
+        loaded = await store.load("s")
         for _ in range(repeats):
             start = time.perf_counter()
             for _ in range(batch):
@@ -134,6 +150,10 @@ def bench_async(store: AsyncSessionStore, batch: int, repeats: int) -> dict[str,
             for _ in range(batch):
                 await store.save("s", conv)
             samples["save"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for _ in range(batch):
+                await store.save("r", loaded)
+            samples["resave"].append(time.perf_counter() - start)
             await store.save("a", conv)
             messages = fresh_messages(batch)
             start = time.perf_counter()
@@ -228,20 +248,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[name] = bench_sync(store, batch, repeats)
     for name, async_store in async_stores:
         results[name] = bench_async(async_store, batch, repeats)
-    base = results[LockedDict.name]["load"]
+    base = results[LockedDict.name]
     rows = [
         [
             name,
             f"{r['load']:.0f}",
-            f"{r['load'] / base:.2f}x",
+            f"{r['load'] / base['load']:.2f}x",
             f"{r['save']:.0f}",
+            f"{r['resave']:.0f}",
+            f"{r['resave'] / base['resave']:.2f}x",
             f"{r['append']:.0f}",
+            f"{r['append'] / base['append']:.2f}x",
         ]
         for name, r in results.items()
     ]
     table(
-        f"median ns per op, 20-message conversation (Python {sys.version.split()[0]})",
-        ["store", "load", "load/baseline", "save", "append"],
+        f"median ns per op, 20-message conversation (Python {sys.version.split()[0]}); "
+        "save: 20 messages never stored (each stamped with an id), resave: a loaded "
+        "conversation (ids kept)",
+        ["store", "load", "/base", "save", "resave", "/base", "append", "/base"],
         rows,
     )
     ratios = [

@@ -602,12 +602,27 @@ _NODE = int.from_bytes(os.urandom(5), "big")
 _COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
 
 
+# The time and node part of the ids of the last millisecond stamped: formatting it costs
+# ~0.5 us, more than the rest of a stamp. One tuple, so threads see it whole.
+_HEAD: tuple[int, str] = (-1, "")
+
+
+def _id_head(now: float) -> str:
+    """The first 22 hex digits of the ids stamped at ``now`` (milliseconds and node)."""
+    global _HEAD
+    ms = int(now * 1000)
+    cached, head = _HEAD
+    if ms != cached:
+        head = f"{min(max(ms, 0), 0xFFFFFFFFFFFF):012x}{_NODE:010x}"
+        _HEAD = (ms, head)
+    return head
+
+
 def new_message_id(now: float) -> str:
     """A unique id that sorts by ``now``: 12 hex digits of milliseconds, 10 of this
     process's random node, 8 of a counter (ids made in one millisecond by one process
     keep their order)."""
-    ms = min(max(int(now * 1000), 0), 0xFFFFFFFFFFFF)
-    return f"{ms:012x}{_NODE:010x}{next(_COUNTER) & 0xFFFFFFFF:08x}"
+    return f"{_id_head(now)}{next(_COUNTER) & 0xFFFFFFFF:08x}"
 
 
 def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Message]:
@@ -623,7 +638,7 @@ def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Messa
     for message in messages[start:] if start else messages:
         if message._id is None or message._created_at is None:
             if not head:
-                head = f"{min(max(int(now * 1000), 0), 0xFFFFFFFFFFFF):012x}{_NODE:010x}"
+                head = _id_head(now)
             message_id = message._id
             if message_id is None:
                 message_id = f"{head}{next(_COUNTER) & 0xFFFFFFFF:08x}"

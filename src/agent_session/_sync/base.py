@@ -25,6 +25,7 @@ from .._paging import FindQuery
 from .._urls import StoreURL, URLSpec, register_url_spec
 from .._validation import (
     DEFAULT,
+    MAX_SESSION_ID_LENGTH,
     NO_LIMITS,
     Default,
     Limits,
@@ -116,7 +117,8 @@ class SessionStore(ABC):
         :raises BackendError: if the backend failed
         :return: the session's metadata after the write
         """
-        self._enter()
+        if self._asyncio_only or self._closed:
+            self._enter()
         args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
         try:
             return self._save(session_id, args)
@@ -139,7 +141,8 @@ class SessionStore(ABC):
         :raises CapacityExceeded: if a limit would be exceeded
         :return: the session's metadata after the write
         """
-        self._enter()
+        if self._asyncio_only or self._closed:
+            self._enter()
         args = check_append(session_id, messages, ttl, expected_version, self._limits)
         try:
             return self._append(session_id, args)
@@ -153,9 +156,17 @@ class SessionStore(ABC):
         :raises SessionNotFound: if there is no such session
         :raises SessionExpired: if its TTL ran out (a :class:`SessionNotFound`)
         """
-        self._enter()
-        check_session_id(session_id)
-        last = check_last(last)
+        # The hot path of every store: _enter() and the common case of the id check inline.
+        if self._asyncio_only or self._closed:
+            self._enter()
+        if (
+            type(session_id) is not str
+            or not session_id.isprintable()
+            or not 0 < len(session_id) <= MAX_SESSION_ID_LENGTH
+        ):
+            check_session_id(session_id)  # raises, naming what is wrong (or lets it through)
+        if last is not None:
+            last = check_last(last)
         try:
             return self._load(session_id, last)
         except self._driver_errors as exc:
