@@ -404,6 +404,33 @@ def test_a_corrupted_message_row_raises_serialization_error(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "change",
+    [
+        "DELETE FROM messages WHERE session_id = 's1' AND seq = 1",
+        "INSERT INTO messages (session_id, seq, body, size) "
+        "SELECT session_id, seq + 10, body, size FROM messages WHERE session_id = 's1'",
+        "UPDATE sessions SET message_count = 5 WHERE id = 's1'",
+    ],
+)
+def test_a_count_that_disagrees_with_the_rows_raises_serialization_error(
+    path: Path, change: str
+) -> None:
+    # Issue 7, defect 6: rows removed or added behind the store's back were served as is.
+    with SQLiteStore(path) as store:
+        store.append("s1", user("a"), user("b"), user("c"))
+        store.append("s2", user("other"))
+    db = raw(path)
+    db.execute(change)
+    db.commit()
+    db.close()
+    with SQLiteStore(path) as store:
+        with pytest.raises(SerializationError, match="s1") as info:
+            store.load("s1")
+        assert info.value.session_id == "s1"
+        assert [m.content for m in store.load("s2")] == ["other"]
+
+
+@pytest.mark.parametrize(
     ("column", "value"),
     [("version", "'abc'"), ("message_count", "-1"), ("created_at", "'soon'"), ("labels", "5")],
 )

@@ -162,14 +162,14 @@ _SLIDE = "UPDATE sessions SET expires_at = ? + ttl WHERE id = ? AND ttl IS NOT N
 # load: one statement reads the session's row and its messages (a consistent snapshot
 # without BEGIN/COMMIT); an empty session gives one row whose body is NULL.
 _LOAD = (
-    "SELECT s.expires_at, s.size_bytes, m.body FROM sessions s "
+    "SELECT s.expires_at, s.size_bytes, m.body, s.message_count FROM sessions s "
     "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? ORDER BY m.seq"
 )
 _LOAD_LAST = (
-    "SELECT s.expires_at, s.size_bytes, m.body FROM sessions s "
+    "SELECT s.expires_at, s.size_bytes, m.body, s.message_count FROM sessions s "
     "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? ORDER BY m.seq DESC LIMIT ?"
 )
-_LOAD_NONE = "SELECT expires_at, size_bytes, NULL FROM sessions WHERE id = ?"
+_LOAD_NONE = "SELECT expires_at, size_bytes, NULL, message_count FROM sessions WHERE id = ?"
 _COUNT_LIVE = f"SELECT count(*) FROM sessions WHERE {_LIVE}"
 # The partial expiry index serves these: a comparison implies expires_at IS NOT NULL.
 _EXPIRED_IDS = "SELECT id FROM sessions WHERE expires_at <= ?"
@@ -682,10 +682,18 @@ class SQLiteEngine:
                 now = self._clock()
         if not rows:
             raise SessionNotFound(session_id)
-        expires_at, size, first = rows[0]
+        expires_at, size, first, count = rows[0]
         if _expired(expires_at, now):
             raise SessionExpired(session_id, expires_at)
-        if first is None:  # the LEFT JOIN's row of an empty session
+        held = 0 if first is None else len(rows)  # the LEFT JOIN's row of an empty session
+        if type(count) is not int or held != (count if last is None else min(last, count)):
+            # Rows deleted or added outside agent-session (issue 7, defect 6).
+            raise SerializationError(
+                f"session {session_id!r} counts {count!r} messages but its rows say "
+                f"otherwise ({held} read): the database was changed outside agent-session",
+                session_id=session_id,
+            )
+        if first is None:
             return Conversation._adopt([], 0)
         # Decoded outside the lock: the slow part, and it needs no database.
         messages = decode_messages([row[2] for row in rows], session_id)
