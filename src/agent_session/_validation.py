@@ -16,7 +16,7 @@ from ._fakeclock import FakeClock
 from ._fastpaths import conversation_snapshot
 from ._metadata import EMPTY_LABELS
 from ._model import Conversation, Message
-from ._serialization import message_size, messages_size
+from ._serialization import message_size
 
 __all__ = [
     "DEFAULT",
@@ -359,14 +359,19 @@ def check_append(
 ) -> WriteArgs:
     """Check everything ``append`` was given, before any backend is touched."""
     check_session_id(session_id)
-    new = check_messages(messages)
+    new = list(messages)
+    size = 0
+    for message in new:  # the type check and the payload bytes in one pass
+        if type(message) is not Message and not isinstance(message, Message):
+            raise TypeError(f"append() takes Message objects, not {message!r:.80}")
+        size += len(message._raw)
     if limits.max_message_bytes is not None:
         limits.check_each(session_id, new)  # type: ignore[arg-type]  # checked above
     return _new_tuple(
         WriteArgs,
         (
             new,
-            messages_size(new),
+            size,
             ttl if ttl is DEFAULT else check_ttl(ttl),
             None if expected_version is None else check_expected_version(expected_version),
             None,

@@ -68,35 +68,36 @@ class _Entry:
 
 
 class _Evicting(TLRUCache):  # type: ignore[type-arg]  # cachetools' generics differ by version
-    """A stripe's LRU order; evicting a session also drops it from the stripe's dict."""
+    """A stripe's LRU order; evicting a session also drops it from the stripe's dict.
+
+    Its values are the sessions' expiry times (``inf``: none), not the entries: the
+    entries live in the stripe's dict, and an update that keeps its expiry only needs a
+    move to the end of the order (see :meth:`_Stripe.put`).
+    """
 
     def __init__(self, maxsize: int, clock: Clock, entries: dict[str, _Entry]) -> None:
         super().__init__(maxsize, ttu=_time_to_use, timer=clock)
         self._entries = entries
 
-    def _dropped(self, key: str, entry: _Entry) -> None:
-        if self._entries.get(key) is entry:
-            del self._entries[key]
-
-    def popitem(self) -> tuple[str, _Entry]:
-        key, entry = super().popitem()
-        self._dropped(key, entry)
-        return key, entry
+    def popitem(self) -> tuple[str, float]:
+        key, expires = super().popitem()
+        self._entries.pop(key, None)
+        return key, expires
 
     def expire(self, time: float | None = None) -> Any:
+        # Only current items expire: a rewrite with a new expiry retires the old item.
         expired = super().expire(time)
-        for key, entry in expired:
-            self._dropped(key, entry)
+        for key, _expires in expired:
+            self._entries.pop(key, None)
         return expired
 
 
-def _time_to_use(_key: str, entry: _Entry, _now: float) -> float:
-    expires_at = entry.meta.expires_at
-    return math.inf if expires_at is None else expires_at
+def _time_to_use(_key: str, expires: float, _now: float) -> float:
+    return expires
 
 
 class _Stripe:
-    __slots__ = ("entries", "lock", "lru", "reads")
+    __slots__ = ("entries", "lock", "lru", "order", "reads")
 
     def __init__(self, lru_size: int | None, clock: Clock) -> None:
         self.lock = threading.Lock()
@@ -104,6 +105,7 @@ class _Stripe:
         self.lru: _Evicting | None = (
             None if lru_size is None else _Evicting(lru_size, clock, self.entries)
         )
+        self.order = None if self.lru is None else lru_order(self.lru)
         self.reads: deque[str] | None = None if lru_size is None else deque(maxlen=_READ_BUFFER)
 
     def drain_reads(self) -> None:
@@ -111,7 +113,7 @@ class _Stripe:
         reads, lru = self.reads, self.lru
         if not reads or lru is None:
             return
-        order = lru_order(lru)
+        order = self.order
         if order is not None:
             move = order.move_to_end
             while reads:
@@ -127,13 +129,23 @@ class _Stripe:
         """Publish ``entry`` (lock held); the LRU goes first, as it may evict."""
         lru = self.lru
         if lru is not None:
-            expires_at = entry.meta.expires_at
-            if expires_at is not None and not lru.timer() < expires_at:
+            expires_at = entry.expires_at
+            old = self.entries.get(key)
+            order = self.order
+            if old is not None and old.expires_at == expires_at and order is not None:
+                # The same expiry (none, or a touch-free rewrite): what a cache hit does,
+                # ~0.05 us instead of ~1.5 us for TLRUCache's new heap item.
+                try:
+                    order.move_to_end(key)
+                except KeyError:  # pragma: no cover - entries and LRU move together
+                    lru[key] = math.inf if expires_at is None else expires_at
+            elif expires_at is not None and not lru.timer() < expires_at:
                 # Expired on arrival: TLRUCache would skip it, so it would never be
                 # evicted and capacity would bound nothing (issue 7, defect 5). Evicted now.
                 self.remove(key)
                 return
-            lru[key] = entry
+            else:
+                lru[key] = math.inf if expires_at is None else expires_at
         self.entries[key] = entry
 
     def remove(self, key: str) -> _Entry | None:
@@ -239,30 +251,6 @@ class StripedCore:
             with self._count_lock:
                 self._count -= removed
 
-    def _write(
-        self,
-        stripe: _Stripe,
-        session_id: str,
-        write: Callable[[_Stripe, float], SessionMetadata],
-    ) -> SessionMetadata:
-        """Run ``write`` under the session's stripe lock; at capacity purge once and retry."""
-        for attempt in (0, 1):
-            try:
-                with stripe.lock:
-                    if stripe.reads:
-                        stripe.drain_reads()
-                    return write(stripe, self._clock())
-            except _Full:
-                if attempt == 0 and self.purge_expired():
-                    continue
-                break
-        raise CapacityExceeded(
-            f"{self.name} store holds its capacity of {self._capacity} sessions: delete "
-            f"some, use a larger capacity, or a CacheStore that evicts; "
-            f"{session_id!r} was not created",
-            session_id=session_id,
-        )
-
     def _expiry(
         self, old: _Entry | None, ttl: object, now: float
     ) -> tuple[float | None, float | None]:
@@ -280,80 +268,124 @@ class StripedCore:
         if self.closed:
             raise StoreClosed(self.name)
         stripe = self._stripes[hash(session_id) & self._mask]
-        messages, size, ttl_arg, expected_version, new_labels, stamped = args
+        try:
+            with stripe.lock:
+                if stripe.reads:
+                    stripe.drain_reads()
+                return self._save_locked(stripe, session_id, args, self._clock())
+        except _Full:
+            return self._at_capacity(stripe, session_id, args, self._save_locked)
 
-        def write(stripe: _Stripe, now: float) -> SessionMetadata:
-            old = self._current(stripe, session_id, now)
-            version = 0 if old is None else old.meta.version
-            if expected_version is not None and expected_version != version:
-                raise VersionConflict(session_id, expected_version, version)
-            if self._limits.active:
-                self._limits.check_totals(session_id, len(messages), size)
-            seconds, expires_at = self._expiry(old, ttl_arg, now)
-            if old is None:
-                self._reserve(stripe, session_id)
-                created_at, kept_labels = now, EMPTY_LABELS
-            else:
-                created_at, kept_labels = old.meta.created_at, old.meta.labels
-            meta = new_metadata(
-                (
-                    session_id,
-                    created_at,
-                    now,
-                    expires_at,
-                    len(messages),
-                    size,
-                    version + 1,
-                    kept_labels if new_labels is None else new_labels,
-                ),
+    def _save_locked(
+        self, stripe: _Stripe, session_id: str, args: WriteArgs, now: float
+    ) -> SessionMetadata:
+        messages, size, ttl, expected_version, new_labels, stamped = args
+        old = self._current(stripe, session_id, now)
+        if old is None:
+            version, created_at, labels, seconds = 0, now, EMPTY_LABELS, self._default_ttl
+        else:
+            meta = old.meta
+            version, created_at, labels, seconds = (
+                meta.version,
+                meta.created_at,
+                meta.labels,
+                old.ttl,
             )
-            stripe.put(session_id, _Entry(meta, stamp(messages, now, stamped), seconds))
-            return meta
-
-        return self._write(stripe, session_id, write)
+        if expected_version is not None and expected_version != version:
+            raise VersionConflict(session_id, expected_version, version)
+        if self._limits.active:
+            self._limits.check_totals(session_id, len(messages), size)
+        if ttl is not DEFAULT:
+            seconds = ttl
+        if old is None:
+            self._reserve(stripe, session_id)
+        meta = new_metadata(
+            (
+                session_id,
+                created_at,
+                now,
+                None if seconds is None else now + seconds,
+                len(messages),
+                size,
+                version + 1,
+                labels if new_labels is None else new_labels,
+            )
+        )
+        stripe.put(session_id, _Entry(meta, stamp(messages, now, stamped), seconds))
+        return meta
 
     def append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         """Add messages at the end (arguments checked by the front door)."""
         if self.closed:
             raise StoreClosed(self.name)
         stripe = self._stripes[hash(session_id) & self._mask]
-        new, added, ttl_arg, expected_version, _, _ = args
+        try:
+            with stripe.lock:
+                if stripe.reads:
+                    stripe.drain_reads()
+                return self._append_locked(stripe, session_id, args, self._clock())
+        except _Full:
+            return self._at_capacity(stripe, session_id, args, self._append_locked)
 
-        def write(stripe: _Stripe, now: float) -> SessionMetadata:
-            old = self._current(stripe, session_id, now)
-            if old is None:
-                version, count, size = 0, 0, 0
-                created_at, labels, items = now, EMPTY_LABELS, []
-            else:
-                meta = old.meta
-                version, count, size = meta.version, meta.message_count, meta.size_bytes
-                created_at, labels, items = meta.created_at, meta.labels, old.messages
-            if expected_version is not None and expected_version != version:
-                raise VersionConflict(session_id, expected_version, version)
-            if self._limits.active:
-                self._limits.check_totals(session_id, count + len(new), size + added)
-            seconds, expires_at = self._expiry(old, ttl_arg, now)
-            if old is None:
-                self._reserve(stripe, session_id)
-            elif len(items) != count:
-                items = items[:count]  # a pop left items past our count: copy before sharing
-            items.extend(stamp(new, now))
-            meta = new_metadata(
-                (
-                    session_id,
-                    created_at,
-                    now,
-                    expires_at,
-                    count + len(new),
-                    size + added,
-                    version + 1,
-                    labels,
-                ),
+    def _append_locked(
+        self, stripe: _Stripe, session_id: str, args: WriteArgs, now: float
+    ) -> SessionMetadata:
+        new, added, ttl, expected_version, _, _ = args
+        old = self._current(stripe, session_id, now)
+        if old is None:
+            version, count, size, seconds = 0, 0, 0, self._default_ttl
+            created_at, labels, items = now, EMPTY_LABELS, []
+        else:
+            meta = old.meta
+            version, count, size, seconds = meta.version, old.count, old.size, old.ttl
+            created_at, labels, items = meta.created_at, meta.labels, old.messages
+        if expected_version is not None and expected_version != version:
+            raise VersionConflict(session_id, expected_version, version)
+        if self._limits.active:
+            self._limits.check_totals(session_id, count + len(new), size + added)
+        if ttl is not DEFAULT:
+            seconds = ttl
+        if old is None:
+            self._reserve(stripe, session_id)
+        elif len(items) != count:
+            items = items[:count]  # a pop left items past our count: copy before sharing
+        items += stamp(new, now)
+        meta = new_metadata(
+            (
+                session_id,
+                created_at,
+                now,
+                None if seconds is None else now + seconds,
+                count + len(new),
+                size + added,
+                version + 1,
+                labels,
             )
-            stripe.put(session_id, _Entry(meta, items, seconds))
-            return meta
+        )
+        stripe.put(session_id, _Entry(meta, items, seconds))
+        return meta
 
-        return self._write(stripe, session_id, write)
+    def _at_capacity(
+        self,
+        stripe: _Stripe,
+        session_id: str,
+        args: WriteArgs,
+        write: Callable[[_Stripe, str, WriteArgs, float], SessionMetadata],
+    ) -> SessionMetadata:
+        """A write that found the store full: purge expired sessions once and retry."""
+        if self.purge_expired():
+            try:
+                with stripe.lock:
+                    stripe.drain_reads()
+                    return write(stripe, session_id, args, self._clock())
+            except _Full:
+                pass
+        raise CapacityExceeded(
+            f"{self.name} store holds its capacity of {self._capacity} sessions: delete "
+            f"some, use a larger capacity, or a CacheStore that evicts; "
+            f"{session_id!r} was not created",
+            session_id=session_id,
+        )
 
     def pop(self, session_id: str) -> Message | None:
         stripe = self._stripe(session_id)
