@@ -37,7 +37,9 @@ from agent_session import (
     AsyncRedisStore,
     AsyncSessionStore,
     AsyncSQLiteStore,
+    CacheStore,
     Conversation,
+    LayeredStore,
     Message,
     PostgresStore,
     RedisStore,
@@ -296,6 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows["SQLiteStore (file)"] = bench_sync_store(
             SQLiteStore(os.path.join(directory, "sync.db")), ops
         )
+        rows["LayeredStore(CacheStore, SQLiteStore)"] = bench_sync_store(
+            LayeredStore(
+                CacheStore(None, capacity=10_000), SQLiteStore(os.path.join(directory, "l.db"))
+            ),
+            ops,
+        )
         rows["AsyncSQLiteStore (file, asyncio)"] = asyncio.run(
             bench_async_store(AsyncSQLiteStore(os.path.join(directory, "async.db")), ops)
         )
@@ -347,6 +355,16 @@ def _print_ratios(rows: dict[str, Row | None]) -> None:
             "SQLiteStore append@1000 / append@10",
             get("SQLiteStore (file)", "append@1000"),
             get("SQLiteStore (file)", "append@10"),
+        ),
+        (
+            "Layered(cache, SQLite) append / SQLiteStore append (target 1.15x)",
+            get("LayeredStore(CacheStore, SQLiteStore)", "append@10"),
+            get("SQLiteStore (file)", "append@10"),
+        ),
+        (
+            "Layered(cache, SQLite) load 20 / SQLiteStore load 20",
+            get("LayeredStore(CacheStore, SQLiteStore)", "load 20"),
+            get("SQLiteStore (file)", "load 20"),
         ),
         (
             "SQLiteStore append / raw sqlite3 INSERT",
@@ -406,7 +424,7 @@ def _print_ratios(rows: dict[str, Row | None]) -> None:
     ]
     for label, top, bottom in checks:
         value = "-" if top is None or bottom is None else f"{top / bottom:.2f}x"
-        print(f"  {label:<58} {value}")
+        print(f"  {label:<66} {value}")
 
 
 def _drop_postgres_tables(dsn: str, prefix: str) -> None:
