@@ -288,9 +288,9 @@ class AsyncLayeredStore(AsyncSessionStore):
 
         return await self._write(session_id, write, mirror)
 
-    async def _pop(self, session_id: str) -> Message | None:
+    async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         async def write(store: AsyncSessionStore) -> Message | None:
-            return await store.pop(session_id)
+            return await store.pop(session_id, expected_version=expected_version)
 
         async def mirror(index: int, message: Message | None) -> None:
             if message is None:

@@ -139,8 +139,8 @@ class AsyncSQLiteStore(AsyncSessionStore):
     async def _load(self, session_id: str, last: int | None) -> Conversation:
         return await arun_blocking(self._engine.load, session_id, last)
 
-    async def _pop(self, session_id: str) -> Message | None:
-        return await arun_blocking(self._engine.pop, session_id)
+    async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
+        return await arun_blocking(self._engine.pop, session_id, expected_version)
 
     async def _get_metadata(self, session_id: str) -> SessionMetadata:
         return await arun_blocking(self._engine.get_metadata, session_id)

@@ -32,8 +32,13 @@ class AsyncStripedStore(AsyncSessionStore):
     async def _load(self, session_id: str, last: int | None) -> Conversation:
         return self._core.load(session_id, last)
 
-    async def _pop(self, session_id: str) -> Message | None:
-        return self._core.pop(session_id)
+    async def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        return self._core.load_with_metadata(session_id, last)
+
+    async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
+        return self._core.pop(session_id, expected_version)
 
     async def _get_metadata(self, session_id: str) -> SessionMetadata:
         return self._core.get_metadata(session_id)

@@ -22,6 +22,7 @@ from .contract.limits import LimitsContract
 from .contract.listing import ListingContract
 from .contract.payloads import PayloadsContract
 from .contract.reads import ReadsContract
+from .contract.rewrite import RewriteContract
 from .contract.validation import ValidationContract
 from .contract.writes import WritesContract
 
@@ -36,6 +37,7 @@ class AsyncStoreContract(
     ListingContract,
     ExpiryContract,
     PayloadsContract,
+    RewriteContract,
     ReadsContract,
     WritesContract,
 ):

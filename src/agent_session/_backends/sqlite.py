@@ -607,11 +607,13 @@ class SQLiteEngine:
                 _labels(labels_json, session_id),
             )
 
-    def pop(self, session_id: str) -> Message | None:
+    def pop(self, session_id: str, expected_version: int | None = None) -> Message | None:
         """Remove and return the newest message; None (and no write) on an empty session."""
         with self._lock, self._write as conn:
             now = self._clock()
             row = self._row_for_read(conn, session_id, now)
+            if expected_version is not None and expected_version != row[6]:
+                raise VersionConflict(session_id, expected_version, row[6])
             if row[4] == 0:
                 return None
             seq, body, size = conn.execute(_NEWEST_MESSAGE, (session_id,)).fetchone()

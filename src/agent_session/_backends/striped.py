@@ -67,6 +67,15 @@ class _Entry:
         self.expires_at = meta.expires_at
 
 
+def _conversation_of(entry: _Entry, last: int | None) -> Conversation:
+    """A new conversation of the entry's messages (the newest ``last``), without copies
+    of the messages themselves: they are immutable."""
+    count = entry.count
+    if last is None:
+        return new_conversation(entry.messages[:count], (count, entry.size))
+    return new_conversation(entry.messages[max(count - last, 0) : count] if last else [], (0, 0))
+
+
 class _Evicting(TLRUCache):  # type: ignore[type-arg]  # cachetools' generics differ by version
     """A stripe's LRU order; evicting a session also drops it from the stripe's dict.
 
@@ -387,7 +396,7 @@ class StripedCore:
             session_id=session_id,
         )
 
-    def pop(self, session_id: str) -> Message | None:
+    def pop(self, session_id: str, expected_version: int | None = None) -> Message | None:
         stripe = self._stripe(session_id)
         self._live(session_id, stripe)  # raises for missing or expired
         with stripe.lock:
@@ -399,6 +408,8 @@ class StripedCore:
             meta = old.meta
             if meta.expires_at is not None and meta.expires_at <= now:
                 raise SessionExpired(session_id, meta.expires_at)
+            if expected_version is not None and expected_version != meta.version:
+                raise VersionConflict(session_id, expected_version, meta.version)
             if meta.message_count == 0:
                 return None
             message = old.messages[meta.message_count - 1]
@@ -480,18 +491,30 @@ class StripedCore:
                 self._slide(stripe, session_id, entry)
         if stripe.reads is not None:
             stripe.reads.append(session_id)
-        count = entry.count
-        if last is None:
-            return new_conversation(entry.messages[:count], (count, entry.size))
-        return new_conversation(
-            entry.messages[max(count - last, 0) : count] if last else [], (0, 0)
-        )
+        return _conversation_of(entry, last)
 
-    def _slide(self, stripe: _Stripe, session_id: str, entry: _Entry) -> None:
+    def load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        """The messages and the metadata of one entry: one moment of the session."""
+        stripe = self._stripes[hash(session_id) & self._mask]
+        entry = self._live(session_id, stripe)
+        meta = entry.meta
+        if self._sliding and entry.ttl is not None:
+            meta = self._slide(stripe, session_id, entry)
+        if stripe.reads is not None:
+            stripe.reads.append(session_id)
+        return _conversation_of(entry, last), meta
+
+    def _slide(self, stripe: _Stripe, session_id: str, entry: _Entry) -> SessionMetadata:
+        """Restart the TTL of ``entry``; its metadata after that (unchanged if a write
+        replaced it meanwhile: that write restarted the TTL itself)."""
         with stripe.lock:
-            if stripe.entries.get(session_id) is entry:  # a write since then restarted it
-                meta = entry.meta._replace(expires_at=self._clock() + entry.ttl)  # type: ignore[operator]
-                stripe.put(session_id, _Entry(meta, entry.messages, entry.ttl))
+            if stripe.entries.get(session_id) is not entry:
+                return entry.meta
+            meta = entry.meta._replace(expires_at=self._clock() + entry.ttl)  # type: ignore[operator]
+            stripe.put(session_id, _Entry(meta, entry.messages, entry.ttl))
+            return meta
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
         return self._live(session_id, self._stripe(session_id)).meta

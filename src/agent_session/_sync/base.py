@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 from .._concurrency import ensure_asyncio
-from .._errors import StoreClosed, backend_failure
+from .._errors import BackendError, StoreClosed, backend_failure
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
 from .._paging import FindQuery
@@ -32,6 +32,7 @@ from .._validation import (
     TTLArg,
     WriteArgs,
     check_append,
+    check_expected_version,
     check_last,
     check_limit,
     check_prefix,
@@ -43,6 +44,9 @@ from .._validation import (
 __all__ = ["SessionStore"]
 
 _Store = TypeVar("_Store", bound="SessionStore")
+
+#: How often load_with_metadata's default reads again when a write came in between.
+_SNAPSHOT_TRIES = 20
 
 
 class SessionStore(ABC):
@@ -172,6 +176,29 @@ class SessionStore(ABC):
         except self._driver_errors as exc:
             raise backend_failure(self._backend_name, exc) from exc
 
+    def load_with_metadata(
+        self, session_id: str, *, last: int | None = None
+    ) -> tuple[Conversation, SessionMetadata]:
+        """The session's messages and its metadata, as of one moment.
+
+        For a race-free rewrite of the history (compaction, editing a suffix): pass the
+        metadata's ``version`` as ``expected_version`` to :meth:`save` or :meth:`pop`, and
+        a concurrent write makes the rewrite raise :class:`VersionConflict` instead of
+        being lost.
+
+        :param last: only the newest ``last`` messages, oldest first
+        :raises SessionNotFound: if there is no such session
+        :raises SessionExpired: if its TTL ran out (a :class:`SessionNotFound`)
+        """
+        self._enter()
+        check_session_id(session_id)
+        if last is not None:
+            last = check_last(last)
+        try:
+            return self._load_with_metadata(session_id, last)
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
+
     def load_tail(self, session_id: str, last: int) -> Conversation:
         """The newest ``last`` messages, less any tool results at the start whose call
         the cut left out (so the tail can go to a model as it is): at most ``last``.
@@ -182,17 +209,24 @@ class SessionStore(ABC):
         conversation = self.load(session_id, last=last)
         return conversation.without_cut_tool_results()
 
-    def pop(self, session_id: str) -> Message | None:
+    def pop(
+        self, session_id: str, *, expected_version: int | None = None
+    ) -> Message | None:
         """Atomically remove and return the newest message; None if the session is empty.
 
         Nothing is removed when the newest message cannot be decoded.
 
+        :param expected_version: pop only if the session is at this version (see
+            :meth:`load_with_metadata`)
         :raises SessionNotFound: if there is no such session
+        :raises VersionConflict: if ``expected_version`` does not match; nothing removed
         """
         self._enter()
         check_session_id(session_id)
+        if expected_version is not None:
+            expected_version = check_expected_version(expected_version)
         try:
-            return self._pop(session_id)
+            return self._pop(session_id, expected_version)
         except self._driver_errors as exc:
             raise backend_failure(self._backend_name, exc) from exc
 
@@ -345,9 +379,28 @@ class SessionStore(ABC):
     def _load(self, session_id: str, last: int | None) -> Conversation:
         """The session's messages (the newest ``last``, if given)."""
 
+    def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        """Messages and metadata of one moment: read the metadata, the messages and the
+        metadata again until no write came in between (stores that can read both at
+        once override this)."""
+        for _ in range(_SNAPSHOT_TRIES):
+            before = self._get_metadata(session_id)
+            conversation = self._load(session_id, last)
+            after = self._get_metadata(session_id)
+            # created_at too: a delete and as many new writes would repeat the version.
+            if before.version == after.version and before.created_at == after.created_at:
+                return conversation, after
+        raise BackendError(
+            f"session {session_id!r} changed under every one of {_SNAPSHOT_TRIES} reads: "
+            "nothing was changed; retry when the writes slow down"
+        )
+
     @abstractmethod
-    def _pop(self, session_id: str) -> Message | None:
-        """Remove and return the newest message, never one that does not decode."""
+    def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
+        """Remove and return the newest message, never one that does not decode; only if
+        the session is at ``expected_version`` (when not None)."""
 
     @abstractmethod
     def _get_metadata(self, session_id: str) -> SessionMetadata:

@@ -289,9 +289,9 @@ class LayeredStore(SessionStore):
 
         return self._write(session_id, write, mirror)
 
-    def _pop(self, session_id: str) -> Message | None:
+    def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         def write(store: SessionStore) -> Message | None:
-            return store.pop(session_id)
+            return store.pop(session_id, expected_version=expected_version)
 
         def mirror(index: int, message: Message | None) -> None:
             if message is None:

@@ -140,8 +140,8 @@ class SQLiteStore(SessionStore):
     def _load(self, session_id: str, last: int | None) -> Conversation:
         return run_blocking(self._engine.load, session_id, last)
 
-    def _pop(self, session_id: str) -> Message | None:
-        return run_blocking(self._engine.pop, session_id)
+    def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
+        return run_blocking(self._engine.pop, session_id, expected_version)
 
     def _get_metadata(self, session_id: str) -> SessionMetadata:
         return run_blocking(self._engine.get_metadata, session_id)

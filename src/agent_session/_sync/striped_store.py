@@ -33,8 +33,13 @@ class StripedStore(SessionStore):
     def _load(self, session_id: str, last: int | None) -> Conversation:
         return self._core.load(session_id, last)
 
-    def _pop(self, session_id: str) -> Message | None:
-        return self._core.pop(session_id)
+    def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        return self._core.load_with_metadata(session_id, last)
+
+    def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
+        return self._core.pop(session_id, expected_version)
 
     def _get_metadata(self, session_id: str) -> SessionMetadata:
         return self._core.get_metadata(session_id)

@@ -23,6 +23,7 @@ from .contract.limits import LimitsContract
 from .contract.listing import ListingContract
 from .contract.payloads import PayloadsContract
 from .contract.reads import ReadsContract
+from .contract.rewrite import RewriteContract
 from .contract.validation import ValidationContract
 from .contract.writes import WritesContract
 
@@ -37,6 +38,7 @@ class StoreContract(
     ListingContract,
     ExpiryContract,
     PayloadsContract,
+    RewriteContract,
     ReadsContract,
     WritesContract,
 ):

@@ -4,6 +4,7 @@
   its clock), the sample conversations and payloads, small helpers
 - ``writes``: save, append, versions, labels, exists, delete
 - ``reads``: load, ``last``, ``load_tail``, metadata, pop
+- ``rewrite``: ``load_with_metadata`` and conditional ``save``/``pop`` (compaction)
 - ``payloads``: every message field and framework payload comes back exactly
 - ``expiry``: TTLs, sliding expiry, touch, purge
 - ``listing``: list_sessions, iter_sessions, find_sessions and their paging
