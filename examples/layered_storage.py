@@ -90,9 +90,9 @@ class FlakyCache(CacheStore):
         self._check()
         return super().append(session_id, *messages, **options)
 
-    def pop(self, session_id: str) -> Message | None:
+    def pop(self, session_id: str, **options: Any) -> Message | None:
         self._check()
-        return super().pop(session_id)
+        return super().pop(session_id, **options)
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
         self._check()
