@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
 
+# The framework integrations' sessions live beside this file, in noxfiles/.
+sys.path.insert(0, str(Path(__file__).parent))
+import noxfiles.langchain  # noqa: E402, F401  # importing registers its sessions
+
 nox.needs_version = ">=2024.3.2"
-nox.options.sessions = ["unasync_check", "lint", "mypy", "tests", "examples"]
+nox.options.sessions = [
+    "unasync_check",
+    "lint",
+    "mypy",
+    "tests",
+    "examples",
+    # Each framework's own tests, from its published sdist, against our integration.
+    "langchain",
+    "langchain_upstream",
+]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]

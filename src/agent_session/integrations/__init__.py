@@ -1,0 +1,1 @@
+"""Adapters that keep the sessions of agent frameworks in agent-session stores."""
