@@ -12,6 +12,7 @@ import nox
 # The framework integrations' sessions live beside this file, in noxfiles/.
 sys.path.insert(0, str(Path(__file__).parent))
 import noxfiles.langchain  # noqa: E402, F401  # importing registers its sessions
+import noxfiles.llama_index  # noqa: E402, F401
 
 nox.needs_version = ">=2024.3.2"
 nox.options.sessions = [
@@ -23,6 +24,7 @@ nox.options.sessions = [
     # Each framework's own tests, from its published sdist, against our integration.
     "langchain",
     "langchain_upstream",
+    "llama_index",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -54,7 +56,12 @@ def lint(session: nox.Session) -> None:
 def mypy(session: nox.Session) -> None:
     """mypy --strict over both halves, the tests, examples, benchmarks and scripts."""
     session.install(
-        ".[all,test]", "mypy>=1.13", "types-cachetools", "django-stubs>=5.0", "hatchling", "nox"
+        ".[all,test,llama-index]",
+        "mypy>=1.13",
+        "types-cachetools",
+        "django-stubs>=5.0",
+        "hatchling",
+        "nox",
     )
     session.run("mypy")
 
