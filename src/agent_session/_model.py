@@ -158,7 +158,10 @@ _reprs.maxlevel, _reprs.maxstring, _reprs.maxother = 3, 80, 80
 
 def _short(value: object) -> str:
     """A repr that stays short and never recurses far, however deep ``value`` nests."""
-    return _reprs.repr(value)
+    try:
+        return _reprs.repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits() has no repr
+        return f"<{type(value).__name__} too large to show>"
 
 
 def _check_json(value: object, where: str) -> None:
@@ -591,9 +594,16 @@ def _check_stamp(id: object, created_at: object) -> None:  # noqa: A002
     if created_at is not None and (
         isinstance(created_at, bool)
         or not isinstance(created_at, (int, float))
-        or not math.isfinite(created_at)
+        or not _is_finite(created_at)
     ):
         raise TypeError(f"created_at must be epoch seconds or None, not {_short(created_at)}")
+
+
+def _is_finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int past every float (10**400): not a time
+        return False
 
 
 # -- ids -----------------------------------------------------------------------------------

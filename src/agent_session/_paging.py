@@ -28,6 +28,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         updated_at, session_id = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
         if not isinstance(session_id, str) or not math.isfinite(updated_at):
             raise ValueError
+        session_id.encode("utf-8")  # a lone surrogate: no store holds, or can compare, it
         return float(updated_at), session_id
     except (ValueError, TypeError, AttributeError, UnicodeError, OverflowError, RecursionError):
         raise ValueError(

@@ -86,6 +86,7 @@ class _Known(msgspec.Struct, gc=False):
 
 
 _decode_stored = msgspec.json.Decoder(_Stored).decode
+_decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_stored_list = msgspec.json.Decoder(list[_Stored]).decode
 _decode_known_list = msgspec.json.Decoder(list[_Known]).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
@@ -110,6 +111,24 @@ def message_size(message: Message) -> int:
 def messages_size(messages: Iterable[Message]) -> int:
     """``size_bytes`` of a session: the sum of its messages' payload sizes."""
     return sum(len(message._raw) for message in messages)
+
+
+def _join(rows: list[bytes]) -> bytes:
+    """The rows as one JSON array, to parse them all at once.
+
+    :raises SerializationError: unless each row is one JSON value: a row can end inside
+        an object that the next one closes (``{"a":[{}`` then ``{}]}``), and the array
+        still parses. Elements follow one another as rows do, so they are the rows
+        exactly when each is as long as its row (less JSON whitespace around it).
+    """
+    joined = b"[" + b",".join(rows) + b"]"
+    if len(rows) > 1:
+        lengths = [len(element) for element in _decode_raw_list(joined)]
+        if lengths != [len(row) for row in rows] and lengths != [
+            len(row.strip(b" \t\n\r")) for row in rows
+        ]:
+            raise SerializationError("a stored message is not one JSON object")
+    return joined
 
 
 def _check_payloads(raws: list[bytes]) -> None:
@@ -165,8 +184,9 @@ def decode_messages(texts: list[str] | list[bytes], session_id: str | None = Non
         blobs = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
         if not all(isinstance(b, bytes) for b in blobs):
             raise SerializationError(f"a stored message must be text, not {texts!r:.80}")
-        if all(b.startswith(b'{"id":') and b.endswith(b"}") for b in blobs):
-            stored = _decode_stored_list(b"[" + b",".join(blobs) + b"]")
+        fast = all(b.startswith(b'{"id":') and b.endswith(b"}") for b in blobs)
+        if fast:
+            stored = _decode_stored_list(_join(blobs))
             if len(stored) != len(blobs):  # a row that was two (say "{},{}")
                 raise SerializationError("a stored message holds more than one JSON value")
         else:  # format 1 rows (the payload alone) among them, or something malformed
@@ -175,6 +195,8 @@ def decode_messages(texts: list[str] | list[bytes], session_id: str | None = Non
                 for b in blobs
             ]
         raws = [bytes(row.m) for row in stored]
+        if not fast:
+            _join(raws)  # a format 1 row is its payload, not yet parsed on its own
         _check_payloads(raws)
         for row in stored:
             _check_stored_id(row.id)

@@ -45,9 +45,11 @@ from .._paging import FindQuery, page_of
 from .._serialization import message_size
 from .._validation import DEFAULT, Clock, Default, Limits, WriteArgs, check_positive_int
 
-__all__ = ["DEFAULT_STRIPES", "StripedCore"]
+__all__ = ["DEFAULT_STRIPES", "MAX_STRIPES", "StripedCore"]
 
 DEFAULT_STRIPES = 16
+#: Far more locks than any machine's cores need; a bound, as each is allocated up front.
+MAX_STRIPES = 4096
 _READ_BUFFER = 1024  # recent reads remembered per stripe between two writes
 _MIN_PER_STRIPE = 64  # smaller caches use fewer stripes, so their LRU stays near exact
 
@@ -195,6 +197,8 @@ class StripedCore:
         check_positive_int(stripes, "stripes", allow_none=False)
         if stripes & (stripes - 1):
             raise ValueError(f"stripes must be a power of two, not {stripes!r}")
+        if stripes > MAX_STRIPES:  # every stripe is allocated now: bound the memory
+            raise ValueError(f"stripes must be at most {MAX_STRIPES}, not {stripes!r}")
         if not isinstance(sliding, bool):
             raise TypeError(f"sliding must be a bool, not {sliding!r}")
         self.name = name
