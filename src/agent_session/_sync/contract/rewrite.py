@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ..._errors import SessionExpired, SessionNotFound, VersionConflict
@@ -54,7 +56,7 @@ class RewriteContract(ContractBase):
         assert _texts(store.load("s1"))[-1] == "arrived meanwhile"
         # Reloaded and retried, the rewrite keeps what arrived.
         history, meta = store.load_with_metadata("s1")
-        kept = Conversation([_user("summary of 1-3"), *history[3:]])
+        kept = Conversation([_user("summary of 1-3"), *list(history)[3:]])
         store.save("s1", kept, expected_version=meta.version)
         assert _texts(store.load("s1")) == ["summary of 1-3", "arrived meanwhile"]
 
@@ -75,6 +77,7 @@ class RewriteContract(ContractBase):
         assert store.pop("s2", expected_version=1) is None
         with pytest.raises(SessionNotFound):
             store.pop("missing", expected_version=1)
-        for bad in (-1, 2**63, True, "1"):
+        bad_versions: list[Any] = [-1, 2**63, True, "1"]
+        for bad in bad_versions:
             with pytest.raises(ValueError, match="expected_version"):
                 store.pop("s1", expected_version=bad)
