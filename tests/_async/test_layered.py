@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from agent_session import (
     AsyncCacheStore,
     AsyncInMemoryStore,
     AsyncLayeredStore,
+    AsyncSQLiteStore,
     BackendError,
     Conversation,
     InvalidSessionId,
@@ -465,3 +467,22 @@ async def test_overlapping_reads_and_writes_always_read_what_was_written() -> No
     assert len(await store.load("s")) == 100
     if await cache.exists("s"):
         assert await cache.load("s") == await durable.load("s")
+
+
+async def test_a_rewrite_never_drops_a_write_its_cache_did_not_see(tmp_path: Path) -> None:
+    # Found by the soak run: load_with_metadata paired the cached copy's messages with the
+    # authority's version, so a rewrite at that version dropped another object's append.
+    path = tmp_path / "shared.db"
+    a = AsyncLayeredStore(AsyncCacheStore(3600), AsyncSQLiteStore(path))
+    b = AsyncLayeredStore(AsyncCacheStore(3600), AsyncSQLiteStore(path))
+    try:
+        await a.append("s", Message("user", "A"))
+        await a.load("s")  # a's cache now holds [A]
+        await b.append("s", Message("user", "B"))  # a's cache cannot know
+        conversation, meta = await a.load_with_metadata("s")
+        assert [m.content for m in conversation] == ["A", "B"] and meta.version == 2
+        await a.save("s", conversation, expected_version=meta.version)
+        assert [m.content for m in await b.load("s")] == ["A", "B"]
+    finally:
+        await a.aclose()
+        await b.aclose()

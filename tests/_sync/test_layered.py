@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from agent_session import (
     CacheStore,
     InMemoryStore,
     LayeredStore,
+    SQLiteStore,
     BackendError,
     Conversation,
     InvalidSessionId,
@@ -466,3 +468,22 @@ def test_overlapping_reads_and_writes_always_read_what_was_written() -> None:
     assert len(store.load("s")) == 100
     if cache.exists("s"):
         assert cache.load("s") == durable.load("s")
+
+
+def test_a_rewrite_never_drops_a_write_its_cache_did_not_see(tmp_path: Path) -> None:
+    # Found by the soak run: load_with_metadata paired the cached copy's messages with the
+    # authority's version, so a rewrite at that version dropped another object's append.
+    path = tmp_path / "shared.db"
+    a = LayeredStore(CacheStore(3600), SQLiteStore(path))
+    b = LayeredStore(CacheStore(3600), SQLiteStore(path))
+    try:
+        a.append("s", Message("user", "A"))
+        a.load("s")  # a's cache now holds [A]
+        b.append("s", Message("user", "B"))  # a's cache cannot know
+        conversation, meta = a.load_with_metadata("s")
+        assert [m.content for m in conversation] == ["A", "B"] and meta.version == 2
+        a.save("s", conversation, expected_version=meta.version)
+        assert [m.content for m in b.load("s")] == ["A", "B"]
+    finally:
+        a.close()
+        b.close()

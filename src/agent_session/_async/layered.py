@@ -395,6 +395,14 @@ class AsyncLayeredStore(AsyncSessionStore):
             await self._slide(session_id)  # after the read ended: it must not spoil its copy
         return conversation
 
+    async def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        # From the authority alone: a copy's messages beside the authority's version would
+        # let a rewrite with that version drop a write the copy never saw (another
+        # process's, say). No degradation here: a version is only worth the authority's.
+        return await self._authority().load_with_metadata(session_id, last=last)
+
     async def _fall_through(self, session_id: str, last: int | None) -> Conversation:
         """Read below the first layer; a whole hit is written back if no write interferes."""
         if last is not None or not self._coherence.begin_read(session_id):
