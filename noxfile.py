@@ -13,6 +13,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 import noxfiles.langchain  # noqa: E402, F401  # importing registers its sessions
 import noxfiles.llama_index  # noqa: E402, F401
+import noxfiles.soak  # noqa: E402, F401  # `nox -s soak`: not in the default sessions
 
 nox.needs_version = ">=2024.3.2"
 nox.options.sessions = [
