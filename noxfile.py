@@ -13,6 +13,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 import noxfiles.langchain  # noqa: E402, F401  # importing registers its sessions
 import noxfiles.llama_index  # noqa: E402, F401
+import noxfiles.openai_agents  # noqa: E402, F401
 import noxfiles.soak  # noqa: E402, F401  # `nox -s soak`: not in the default sessions
 
 nox.needs_version = ">=2024.3.2"
@@ -26,6 +27,10 @@ nox.options.sessions = [
     "langchain",
     "langchain_upstream",
     "llama_index",
+    "openai_agents_upstream(store='sqlite')",
+    "openai_agents_upstream(store='memory')",
+    "openai_agents_upstream(store='redis')",
+    "openai_agents_upstream(store='postgres')",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -86,7 +91,7 @@ def tests(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """Run every examples/*.py; each exits non-zero if what it shows went wrong."""
     # async_trio.py runs under trio; the *_app.py examples need their web frameworks.
-    session.install(".[examples]", "trio>=0.25")
+    session.install(".[examples,openai-agents]", "trio>=0.25")
     scripts = sorted((ROOT / "examples").glob("*.py"))
     if not scripts:
         session.error("no examples found in examples/")
