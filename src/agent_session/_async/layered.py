@@ -401,7 +401,17 @@ class AsyncLayeredStore(AsyncSessionStore):
         # From the authority alone: a copy's messages beside the authority's version would
         # let a rewrite with that version drop a write the copy never saw (another
         # process's, say). No degradation here: a version is only worth the authority's.
-        return await self._authority().load_with_metadata(session_id, last=last)
+        conversation, meta = await self._authority().load_with_metadata(session_id, last=last)
+        if self._sliding and meta.expires_at is not None:
+            # The layers do not slide themselves (this store does, as its load does).
+            try:
+                touched = await self.touch(session_id)
+            except (BackendError, SessionNotFound) as exc:
+                logger.warning("could not restart the TTL of session %r: %r", session_id, exc)
+            else:
+                if touched.version == meta.version and touched.created_at == meta.created_at:
+                    meta = meta._replace(expires_at=touched.expires_at)  # still one moment
+        return conversation, meta
 
     async def _fall_through(self, session_id: str, last: int | None) -> Conversation:
         """Read below the first layer; a whole hit is written back if no write interferes."""

@@ -42,6 +42,14 @@ class RewriteContract(ContractBase):
             with pytest.raises(ValueError, match="last"):
                 await store.load_with_metadata("s1", last=-1)
 
+    async def test_load_with_metadata_slides_like_load(self, clock: FakeClock) -> None:
+        async with await self.fresh_store(clock=clock, default_ttl=10, sliding=True) as store:
+            await store.append("s1", _user("a"))
+            clock.advance(4)
+            _, meta = await store.load_with_metadata("s1")
+            assert meta.expires_at == clock() + 10
+            assert (await store.get_metadata("s1")).expires_at == clock() + 10
+
     async def test_a_compaction_never_overwrites_a_concurrent_append(
         self, store: AsyncSessionStore
     ) -> None:

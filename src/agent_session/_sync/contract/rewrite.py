@@ -43,6 +43,14 @@ class RewriteContract(ContractBase):
             with pytest.raises(ValueError, match="last"):
                 store.load_with_metadata("s1", last=-1)
 
+    def test_load_with_metadata_slides_like_load(self, clock: FakeClock) -> None:
+        with self.fresh_store(clock=clock, default_ttl=10, sliding=True) as store:
+            store.append("s1", _user("a"))
+            clock.advance(4)
+            _, meta = store.load_with_metadata("s1")
+            assert meta.expires_at == clock() + 10
+            assert (store.get_metadata("s1")).expires_at == clock() + 10
+
     def test_a_compaction_never_overwrites_a_concurrent_append(
         self, store: SessionStore
     ) -> None:
