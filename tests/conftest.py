@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+pytest_plugins = ["blockbuster_plugin"]
+
 REQUIRE_SERVICES = os.environ.get("AGENT_SESSION_REQUIRE_SERVICES") == "1"
 POSTGRES_DSN = os.environ.get(
     "AGENT_SESSION_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"

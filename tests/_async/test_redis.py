@@ -30,7 +30,7 @@ from agent_session import (
     VersionConflict,
     open_async_store,
 )
-from agent_session._backends.redis import aredis_driver
+from agent_session._backends.redis import aredis_driver, client_options
 from agent_session._concurrency import AsyncNursery, asleep
 from agent_session.testing import FakeClock
 
@@ -143,7 +143,7 @@ async def test_ids_that_differ_only_in_braces_are_different_sessions(
 async def test_every_call_on_a_session_is_one_round_trip(redis_url: str, prefix: str) -> None:
     # pop takes two: it peeks, decodes, then removes only the message it decoded.
     driver, _errors = aredis_driver()
-    client = driver.Redis.from_url(redis_url, decode_responses=True)
+    client = driver.Redis.from_url(redis_url, decode_responses=True, **client_options(driver))
     sent: list[str] = []
     original = client.execute_command
 
@@ -276,7 +276,7 @@ async def test_an_enormous_ttl_is_stored_whole(redis_url: str, prefix: str) -> N
 
 async def test_a_callers_client_is_used_as_is_and_not_closed(redis_url: str, prefix: str) -> None:
     driver, _errors = aredis_driver()
-    client = driver.Redis.from_url(redis_url)  # replies as bytes: the store copes
+    client = driver.Redis.from_url(redis_url, **client_options(driver))  # replies as bytes
     async with AsyncRedisStore(client, prefix=prefix) as store:
         await store.save("s", Conversation().add_user("hé"), labels={"k": "v"})
         await store.append("s", _user("x"))

@@ -31,7 +31,7 @@ from agent_session import (
     VersionConflict,
     open_store,
 )
-from agent_session._backends.redis import redis_driver
+from agent_session._backends.redis import redis_driver, client_options
 from agent_session._concurrency import Nursery, sleep
 from agent_session.testing import FakeClock
 
@@ -144,7 +144,7 @@ def test_ids_that_differ_only_in_braces_are_different_sessions(
 def test_every_call_on_a_session_is_one_round_trip(redis_url: str, prefix: str) -> None:
     # pop takes two: it peeks, decodes, then removes only the message it decoded.
     driver, _errors = redis_driver()
-    client = driver.Redis.from_url(redis_url, decode_responses=True)
+    client = driver.Redis.from_url(redis_url, decode_responses=True, **client_options(driver))
     sent: list[str] = []
     original = client.execute_command
 
@@ -277,7 +277,7 @@ def test_an_enormous_ttl_is_stored_whole(redis_url: str, prefix: str) -> None:
 
 def test_a_callers_client_is_used_as_is_and_not_closed(redis_url: str, prefix: str) -> None:
     driver, _errors = redis_driver()
-    client = driver.Redis.from_url(redis_url)  # replies as bytes: the store copes
+    client = driver.Redis.from_url(redis_url, **client_options(driver))  # replies as bytes
     with RedisStore(client, prefix=prefix) as store:
         store.save("s", Conversation().add_user("hé"), labels={"k": "v"})
         store.append("s", _user("x"))

@@ -208,9 +208,7 @@ class AsyncSessionStore(ABC):
         conversation = await self.load(session_id, last=last)
         return conversation.without_cut_tool_results()
 
-    async def pop(
-        self, session_id: str, *, expected_version: int | None = None
-    ) -> Message | None:
+    async def pop(self, session_id: str, *, expected_version: int | None = None) -> Message | None:
         """Atomically remove and return the newest message; None if the session is empty.
 
         Nothing is removed when the newest message cannot be decoded.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .._backends.loops import PerLoop
 from .._backends.postgres import (
     CURRENT_SCHEMA,
     SCHEMA_VERSION,
@@ -77,6 +78,18 @@ def _labels(text: str, session_id: str) -> Mapping[str, str]:
         ) from exc
 
 
+class _Pool:
+    """One of the store's connection pools, and how far the store got with it."""
+
+    __slots__ = ("lock", "opened", "pool", "ready")
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+        self.lock = AsyncLock()  # one opening at a time, and closing waits for it
+        self.opened = False  # opened by the store: closing closes it
+        self.ready = False  # the tables checked and the pool open: statements can run
+
+
 def _check_no_nul(labels: Mapping[str, str]) -> None:
     for key, value in labels.items():
         if "\x00" in key or "\x00" in value:
@@ -106,10 +119,19 @@ class AsyncPostgresStore(AsyncSessionStore):
     The async flavour runs on asyncio only (psycopg's async connections need it): under
     trio every call raises a clear ``RuntimeError``; use the blocking
     :class:`PostgresStore` in a worker thread there. The sync flavour works anywhere.
+    An ``AsyncConnectionPool`` belongs to the event loop that opened it (its
+    connections and worker tasks live there), so a store built from a DSN keeps a
+    pool per event loop that calls it: opened on that loop's first call, closed when
+    that loop shuts down (as ``asyncio.run`` does) or when the store closes. One store
+    serves every ``asyncio.run`` in turn and the loops of several threads at once; the
+    tables are created or migrated once. The blocking pool is thread-safe: the sync
+    flavour keeps one.
 
-    :param dsn_or_pool: a libpq connection string or URL (the store makes its own pool,
-        opens it on first use and closes it on close), or an open pool of the caller's
-        (used as is, never closed by the store)
+    :param dsn_or_pool: a libpq connection string or URL (the store makes its own
+        pools, opens each on first use and closes them on close), or an open pool of
+        the caller's (used as is, never closed by the store; an ``AsyncConnectionPool``
+        of yours belongs to the event loop of the store's first call, and a call from
+        another loop raises ``RuntimeError``: give a DSN to use the store from several)
     :param schema: the PostgreSQL schema holding the tables, created if missing; None
         (the default): the connection's current schema, see above
     :param table_prefix: prefix of the table names (letters, digits, underscores), so
@@ -177,12 +199,11 @@ class AsyncPostgresStore(AsyncSessionStore):
         self._sql: PostgresSQL  # built by _open, once the schema is known
         self._operational: type[Exception] = psycopg.OperationalError
         self._tuple_row = psycopg.rows.tuple_row
-        self._ready = False  # schema known, tables checked and the pool open
-        self._pool_opened = False
-        self._open_lock = AsyncLock()
+        self._migrated = False  # schema known, tables created or migrated
         self._conninfo = ""
         self._connect_kwargs: dict[str, Any] = {}
-        self._pool: AsyncConnectionPool[Any]
+        make: Callable[[], _Pool] | None = None
+        first: _Pool
         if isinstance(dsn_or_pool, str):
             try:
                 params = psycopg.conninfo.conninfo_to_dict(dsn_or_pool)
@@ -199,12 +220,14 @@ class AsyncPostgresStore(AsyncSessionStore):
             connect_kwargs.update(options.pop("kwargs", None) or {})
             self._conninfo = dsn_or_pool
             self._connect_kwargs = connect_kwargs
-            self._pool = pool_class(
-                dsn_or_pool,
-                kwargs=connect_kwargs,
-                open=False,
-                **{"min_size": 1, "max_size": 10, "timeout": timeout, **options},
-            )
+            pool_options = {"min_size": 1, "max_size": 10, "timeout": timeout, **options}
+
+            def make() -> _Pool:
+                return _Pool(
+                    pool_class(dsn_or_pool, kwargs=connect_kwargs, open=False, **pool_options)
+                )
+
+            first = make()  # the first loop's (and the options' check, now)
             self._owns_pool = True
             where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
             self._where = f"PostgreSQL at {where}/{params.get('dbname') or ''}"
@@ -214,7 +237,7 @@ class AsyncPostgresStore(AsyncSessionStore):
                     "pool_kwargs configures the pool the store makes from a DSN: configure "
                     "your own pool when you create it"
                 )
-            self._pool = dsn_or_pool
+            first = _Pool(dsn_or_pool)
             self._owns_pool = False
             self._where = f"PostgreSQL pool {dsn_or_pool.name!r}"
         else:
@@ -222,6 +245,18 @@ class AsyncPostgresStore(AsyncSessionStore):
                 f"dsn_or_pool must be a DSN (str) or a psycopg_pool {pool_class.__name__}, "
                 f"not {type(dsn_or_pool).__name__}"
             )
+        self._pool = first.pool  # the first loop's
+        self._pool_timeout = timeout
+        # An AsyncConnectionPool belongs to the loop that opened it: one per loop.
+        self._pools = PerLoop(
+            first,
+            self._close_pool,
+            make,
+            ended=self._end_pool,
+            owner=type(self).__name__,
+            what="connection pool",
+            timeout=timeout,
+        )
         self._backend_name = self._where  # a BackendError names the server or pool
 
     @property
@@ -240,36 +275,47 @@ class AsyncPostgresStore(AsyncSessionStore):
 
     # -- connections, schema, statements ----------------------------------------------
 
+    async def _here(self) -> AsyncConnectionPool[Any]:
+        """The running event loop's pool, ready for statements (opened on first use)."""
+        here = self._pools.get()
+        if not here.ready:
+            await self._open(here)
+        return here.pool
+
     async def _statements(self) -> PostgresSQL:
         """The store's statements, once the tables are ready (opening on first use)."""
-        if not self._ready:
-            await self._open()
+        await self._here()
         return self._sql
 
-    async def _open(self) -> None:
-        """Resolve the schema, create or migrate the tables and open our pool, once."""
-        async with self._open_lock:
+    async def _open(self, here: _Pool) -> None:
+        """Resolve the schema and create or migrate the tables (once), open the pool."""
+        async with here.lock:
             if self._closed:
                 raise StoreClosed(self.name)
-            if self._ready:
+            if here.ready:
                 return
+            pool = here.pool
             if self._owns_pool:
-                # Migrate on a connection of our own: a server that is down, or refuses
-                # us, fails at once with libpq's reason, not a pool timeout.
-                conn = await self._pool.connection_class.connect(
-                    self._conninfo, **self._connect_kwargs
-                )
-                async with conn:
-                    await self._migrate(conn)
-                await self._pool.open()  # connects in the background
-                self._pool_opened = True
-            else:
-                conn = await self._checkout(self._pool)
+                if not self._migrated:
+                    # Migrate on a connection of our own: a server that is down, or
+                    # refuses us, fails at once with libpq's reason, not a pool timeout.
+                    conn = await pool.connection_class.connect(
+                        self._conninfo, **self._connect_kwargs
+                    )
+                    async with conn:
+                        await self._migrate(conn)
+                here.opened = True  # from here on, closing closes it
+                # Waits for min_size connections: psycopg_pool's workers swallow a
+                # cancellation while they connect, so an asyncio.run that ended while a
+                # pool still connected in the background would never end.
+                await pool.open(wait=True, timeout=self._pool_timeout)
+            elif not self._migrated:
+                conn = await self._checkout(pool)
                 try:
                     await self._migrate(conn)
                 finally:
-                    await self._pool.putconn(conn)
-            self._ready = True
+                    await pool.putconn(conn)
+            here.ready = True
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
         async with conn.transaction():
@@ -306,7 +352,9 @@ class AsyncPostgresStore(AsyncSessionStore):
                 await cursor.execute(sql.clear_version)
                 await cursor.execute(sql.write_version, (SCHEMA_VERSION,))
         # Settled only once the tables are there: a failed first open resolves again.
+        # (Two loops opening at once both migrate: the advisory lock makes that safe.)
         self._schema, self._sql = schema, sql
+        self._migrated = True
 
     def _check_current_schema(self, schema: str | None, search_path: str) -> str:
         """The connection's current schema, if the tables can live there."""
@@ -366,10 +414,8 @@ class AsyncPostgresStore(AsyncSessionStore):
 
         :param retry: the statement only reads: run it again once if its connection died
         """
-        if not self._ready:
-            await self._open()
         try:
-            return await self._execute(self._pool, query, params, retry)
+            return await self._execute(await self._here(), query, params, retry)
         except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
@@ -474,13 +520,12 @@ class AsyncPostgresStore(AsyncSessionStore):
             query = sql.append_upsert if not expected else sql.append_update
         return await self._write(query, params, expected, append=True)
 
-    async def _pop(self, session_id: str) -> Message | None:
-        await self._statements()
-        pool = self._pool
+    async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         try:
+            pool = await self._here()
             conn = await self._checkout(pool)
             try:
-                return await self._pop_locked(conn, session_id)
+                return await self._pop_locked(conn, session_id, expected_version)
             finally:
                 await pool.putconn(conn)  # rolls back what a failure left open
         except self._driver_errors:
@@ -488,7 +533,9 @@ class AsyncPostgresStore(AsyncSessionStore):
                 raise StoreClosed(self.name) from None
             raise
 
-    async def _pop_locked(self, conn: AsyncConnection[Any], session_id: str) -> Message | None:
+    async def _pop_locked(
+        self, conn: AsyncConnection[Any], session_id: str, expected_version: int | None
+    ) -> Message | None:
         """pop's transaction: no retries, the row lock keeps every other write out."""
         sql = self._sql
         prepare = None if conn.prepare_threshold is None else True
@@ -501,9 +548,11 @@ class AsyncPostgresStore(AsyncSessionStore):
                 raise SessionNotFound(session_id)
             # Read under the lock: no write to this session can come between.
             params["now"] = now = self._clock()
-            expires_at, count, next_seq = row
+            expires_at, count, next_seq, version = row
             if _expired(expires_at, now):
                 raise SessionExpired(session_id, expires_at)
+            if expected_version is not None and expected_version != version:
+                raise VersionConflict(session_id, expected_version, version)
             if count == 0:
                 return None
             params["seq"] = next_seq - 1
@@ -682,13 +731,31 @@ class AsyncPostgresStore(AsyncSessionStore):
 
     # -- closing --------------------------------------------------------------------------
 
-    async def _aclose(self) -> None:
-        """Close the pool if the store made it; a pool of the caller's stays open."""
+    async def _close_pool(self, here: _Pool) -> None:
         # Under the lock: an _open in flight finishes opening the pool, then it is closed
         # here (and the call that opened it gets StoreClosed, see _run).
-        async with self._open_lock:
-            if self._owns_pool and self._pool_opened:
-                await self._pool.close()
+        async with here.lock:
+            if here.opened:
+                await here.pool.close()
+
+    async def _end_pool(self, here: _Pool) -> None:
+        """Close a pool as its event loop shuts down (``asyncio.run`` ending)."""
+        async with here.lock:
+            if not here.opened:
+                return
+            pool = here.pool
+            # asyncio cancelled every task of the loop first, the pool's workers too, and
+            # close() stops at them: the idle connections are closed here, one checkout
+            # at a time (kept out: the pool is closed next, and one put back would be
+            # logged as a broken connection).
+            for _ in range(pool.get_stats().get("pool_available", 0)):
+                conn = await pool.getconn(timeout=self._pool_timeout)
+                await conn.close()
+            await pool.close()
+
+    async def _aclose(self) -> None:
+        """Close the pools the store made, every loop's; a pool of the caller's stays open."""
+        await self._pools.aclose()
 
     def __repr__(self) -> str:
         # Without schema=, the schema is known once the first call has connected.

@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._backends import redis as scripts
-from .._concurrency import Lock, aensure_asyncio, asleep
+from .._backends.loops import PerLoop
+from .._concurrency import aensure_asyncio, asleep
 from .._errors import (
     BackendError,
     SerializationError,
@@ -148,25 +149,32 @@ class _InFlight:
     Entering refuses a round trip once the store is closed; a round trip that fails
     because the store closed its client under it (redis-py then raises whatever its
     half-torn connection gives, e.g. ``AttributeError``) raises :class:`StoreClosed`.
-    The lock is held for the count only, never across a round trip.
+
+    No lock, so the event loops of several threads never wait on each other here: the
+    count is the length of a list, and ``append``/``pop`` are atomic. A round trip is
+    counted before it looks at the closed flag, and closing sets the flag before it
+    reads the count, so closing either waits for a round trip or the round trip sees
+    the store closed.
     """
 
-    __slots__ = ("_lock", "_store", "count")
+    __slots__ = ("_calls", "_store")
 
     def __init__(self, store: AsyncRedisStore) -> None:
         self._store = store
-        self._lock = Lock()
-        self.count = 0
+        self._calls: list[None] = []
+
+    @property
+    def count(self) -> int:
+        return len(self._calls)
 
     def __enter__(self) -> None:
-        with self._lock:
-            if self._store._closed:
-                raise StoreClosed(self._store.name)
-            self.count += 1
+        self._calls.append(None)
+        if self._store._closed:
+            self._calls.pop()
+            raise StoreClosed(self._store.name)
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        with self._lock:
-            self.count -= 1
+        self._calls.pop()
         if isinstance(exc, Exception) and not isinstance(exc, SessionError) and self._store._closed:
             raise StoreClosed(self._store.name) from exc
 
@@ -200,15 +208,26 @@ class AsyncRedisStore(AsyncSessionStore):
     off that way may or may not have been applied).
 
     The async flavour needs asyncio (``redis.asyncio`` does not run under trio):
-    under trio every call raises ``RuntimeError`` saying so.
+    under trio every call raises ``RuntimeError`` saying so. A ``redis.asyncio``
+    client belongs to the event loop that first used it, so a store built from a URL
+    keeps a client (and its connection pool) per event loop that calls it: made on
+    that loop's first call, closed when that loop shuts down (as ``asyncio.run``
+    does) or when the store closes. One store serves every ``asyncio.run`` in turn
+    and the loops of several threads at once. The blocking client is thread-safe:
+    the sync flavour keeps one.
 
     :param url_or_client: a ``redis://`` / ``rediss://`` / ``unix://`` URL (the store
-        owns its client and connection pool and closes them), or a client of yours
+        owns its clients and connection pools and closes them), or a client of yours
         (``redis.asyncio.Redis`` for the async store, ``redis.Redis`` for the sync one;
-        never closed by the store). The store's own client never retries a command: a
-        write that failed may or may not have been applied, and repeating it could
-        apply it twice. A client of yours keeps its own retry policy (redis-py 6+
-        retries by default): build it with ``retry=None`` for the same guarantee.
+        never closed by the store). A ``redis.asyncio`` client of yours belongs to the
+        event loop of the store's first call: a call from another loop raises
+        ``RuntimeError`` (give a URL to use the store from several loops). The store's
+        own clients never retry a command: a write that failed may or may not have
+        been applied, and repeating it could apply it twice. A client of yours keeps
+        its own retry policy (redis-py 6+ retries by default): build it with
+        ``retry=None`` for the same guarantee, and, with redis-py 7.1+, with a
+        ``driver_info`` (``redis.DriverInfo()``), or it reads its package metadata from
+        disk at every new connection, on the event loop.
     :param prefix: the start of every key this store writes
     :param default_ttl: seconds or ``timedelta`` a new session lives after its last
         write; None: forever
@@ -266,26 +285,42 @@ class AsyncRedisStore(AsyncSessionStore):
         self._sliding = sliding
         self._clock = check_clock(clock)
         self._limits = Limits(max_messages, max_message_bytes, max_session_bytes)
+        # A round trip in flight ends within the socket timeout: closing waits that long.
+        self._close_wait = 5.0 if timeout is None else timeout
+        make: Any = None
         if isinstance(url_or_client, str):
             _check_url_options(url_or_client, driver.__name__)
-            self._client = driver.Redis.from_url(
-                url_or_client,
-                decode_responses=True,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=None,  # never repeat a write whose outcome is unknown
-            )
+            options = {
+                "decode_responses": True,
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "retry": None,  # never repeat a write whose outcome is unknown
+                **scripts.client_options(driver),
+            }
+            url = url_or_client
+
+            def make() -> Any:
+                return driver.Redis.from_url(url, **options)
+
+            client = make()  # the first loop's (and the URL's check, now)
             self._owns_client = True
         elif isinstance(url_or_client, driver.Redis):
-            self._client = url_or_client
+            client = url_or_client
             self._owns_client = False
         else:
             raise TypeError(
                 f"url_or_client must be a Redis URL or a {driver.__name__}.Redis client, "
                 f"not {url_or_client!r:.100}"
             )
-        # A round trip in flight ends within the socket timeout: closing waits that long.
-        self._close_wait = 5.0 if timeout is None else timeout
+        # redis.asyncio's clients belong to the loop that first used them: one per loop.
+        self._clients = PerLoop(
+            client,
+            self._close_client,
+            make,
+            owner=type(self).__name__,
+            what="Redis client",
+            timeout=self._close_wait,
+        )
         self._prefix = prefix
         self._ids = prefix + "{}index:ids"
         self._updated = prefix + "{}index:updated"
@@ -303,10 +338,19 @@ class AsyncRedisStore(AsyncSessionStore):
         exceptions = importlib.import_module("redis.exceptions")
         self._noscript = exceptions.NoScriptError
         self._response_error = exceptions.ResponseError
-        self._scripts = _Scripts(self._client)
+        self._scripts = _Scripts(client)  # the SHA-1s only: every call names its client
         self._in_flight = _InFlight(self)
 
     # -- plumbing ---------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        """The client for the running event loop (the sync flavour: the only one)."""
+        return self._clients.get()
+
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        await client.aclose()
 
     def _keys(self, session_id: str) -> list[str]:
         """The session's hash and list, under one hash tag.
@@ -329,12 +373,11 @@ class AsyncRedisStore(AsyncSessionStore):
         per call. On ``NOSCRIPT`` the ``Script`` loads the script and runs it again.
         """
         with self._in_flight:
+            client = self._client
             try:
-                return await self._client.execute_command(
-                    "EVALSHA", script.sha, len(keys), *keys, *args
-                )
+                return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             except self._noscript:
-                return await script(keys=keys, args=args)
+                return await script(keys=keys, args=args, client=client)
 
     def _label_key(self, key: str, value: str) -> str:
         return f"{self._prefix}{{}}label:{len(key.encode('utf-8'))}:{key}={value}"
@@ -476,18 +519,22 @@ class AsyncRedisStore(AsyncSessionStore):
         reply = await self._run(self._scripts.append, self._keys(session_id), argv)
         return self._written(session_id, reply, args.expected_version)
 
-    async def _pop(self, session_id: str) -> Message | None:
+    async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         keys = self._keys(session_id)
         # Peek, decode, then pop only if the newest message is still the one decoded: a
         # message that cannot be decoded is never removed. A write landing in between
-        # changes the newest message: decode that one and try again.
+        # changes the newest message: decode that one and try again (with an expected
+        # version, that write is a conflict: both steps check it).
         mode, body, size = "peek", "", "0"
+        expected = "" if expected_version is None else str(expected_version)
         message: Message | None = None
         for _ in range(_POP_ATTEMPTS):
-            argv = [_num(self._clock()), session_id, self._prefix, mode, body, size]
+            argv = [_num(self._clock()), session_id, self._prefix, mode, body, size, expected]
             reply = _text(await self._run(self._scripts.pop, keys, argv))
             if reply == "ok":
                 return message
+            if reply.startswith("conflict|"):
+                raise VersionConflict(session_id, expected_version or 0, int(reply[9:]))
             if reply.startswith("top|"):
                 body = reply[4:]
                 message = decode_message(body, session_id)
@@ -838,7 +885,7 @@ class AsyncRedisStore(AsyncSessionStore):
         deadline = time.monotonic() + self._close_wait
         while self._in_flight.count and time.monotonic() < deadline:
             await asleep(_CLOSE_POLL)
-        await self._client.aclose()
+        await self._clients.aclose()  # every event loop's client, each on its own loop
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} prefix={self._prefix!r}>"

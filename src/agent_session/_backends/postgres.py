@@ -321,7 +321,7 @@ class PostgresSQL:
         #: waits), read the newest message, and only once the caller decoded it remove
         #: it: a message that cannot be decoded is rolled back, never lost.
         self.pop_lock = (
-            f"SELECT expires_at, message_count, next_seq FROM {sessions} "
+            f"SELECT expires_at, message_count, next_seq, version FROM {sessions} "
             "WHERE id = %(id)s::text FOR UPDATE"
         )
         self.pop_top = (

@@ -38,9 +38,24 @@ floats are written with ``%.17g`` so no digit is lost.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+from typing import Any
+
 from . import DriverInfo, import_driver
 
-__all__ = ["APPEND", "DELETE", "LOAD", "POP", "SAVE", "TOUCH", "aredis_driver", "redis_driver"]
+__all__ = [
+    "APPEND",
+    "DELETE",
+    "LOAD",
+    "POP",
+    "SAVE",
+    "TOUCH",
+    "aredis_driver",
+    "client_options",
+    "redis_driver",
+]
 
 
 # The loaders come as an async/sync pair so the generated sync half picks the blocking
@@ -57,6 +72,23 @@ def redis_driver() -> DriverInfo:
     module = import_driver("redis", "redis", "RedisStore")
     exceptions = import_driver("redis.exceptions", "redis", "RedisStore")
     return module, (exceptions.RedisError, OSError)
+
+
+@functools.cache
+def client_options(driver: Any) -> dict[str, Any]:
+    """The options that name the store's clients to Redis (``CLIENT SETINFO``), ready-made.
+
+    Without them, redis-py 7.1+ reads its version from the package metadata (files on
+    disk) for every new connection: on the event loop, in the async flavour. Older
+    redis-py read it once, at import, and take no ``driver_info``.
+    """
+    if "driver_info" not in inspect.signature(driver.Redis.__init__).parameters:
+        return {}
+    from .. import __version__  # here: the package is fully imported by the first store
+
+    redis = importlib.import_module("redis")
+    info = importlib.import_module("redis.driver_info").DriverInfo(lib_version=redis.__version__)
+    return {"driver_info": info.add_upstream_driver("agent-session", __version__)}
 
 
 # `now` never before the session's last write or expiry change (its ``updated``, and
@@ -318,12 +350,12 @@ redis.call('ZADD', P .. '{}index:updated', now, sid)
 )
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 key prefix, 4 mode, 5 body, 6 its
-# payload bytes.
+# payload bytes, 7 expected version ('' = any).
 # Mode 'peek' writes nothing and replies 'top|<newest body>'; mode 'pop' removes the
 # newest message only if it is still ``body`` (which the caller decoded: a message it
 # cannot decode is never removed) and replies 'ok', else 'top|<newest body>' again.
-# Other replies: 'empty', 'missing', 'expired|<expires_at>', 'corrupt|<field>',
-# 'wrongtype|<meta or msgs>|<type>' or
+# Other replies: 'empty', 'missing', 'expired|<expires_at>', 'conflict|<version>',
+# 'corrupt|<field>', 'wrongtype|<meta or msgs>|<type>' or
 # 'lost' (the meta counts messages the list does not hold: evicted by a maxmemory
 # policy).
 POP = (
@@ -336,6 +368,9 @@ if bad then return bad end
 if not f then return 'missing' end
 now = clamp(now, f.updated, f.expires, f.ttl)
 if f.expires ~= '' and tonumber(f.expires) <= tonumber(now) then return 'expired|' .. f.expires end
+if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= tonumber(f.version) then
+  return 'conflict|' .. f.version
+end
 local count = tonumber(f.count)
 if count == 0 then return 'empty' end
 if redis.call('LLEN', msgs) ~= count then return 'lost' end

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Callable, Mapping
 from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .._backends.loops import PerLoop
 from .._backends.postgres import (
     CURRENT_SCHEMA,
     SCHEMA_VERSION,
@@ -78,6 +79,18 @@ def _labels(text: str, session_id: str) -> Mapping[str, str]:
         ) from exc
 
 
+class _Pool:
+    """One of the store's connection pools, and how far the store got with it."""
+
+    __slots__ = ("lock", "opened", "pool", "ready")
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+        self.lock = Lock()  # one opening at a time, and closing waits for it
+        self.opened = False  # opened by the store: closing closes it
+        self.ready = False  # the tables checked and the pool open: statements can run
+
+
 def _check_no_nul(labels: Mapping[str, str]) -> None:
     for key, value in labels.items():
         if "\x00" in key or "\x00" in value:
@@ -107,10 +120,19 @@ class PostgresStore(SessionStore):
     The async flavour runs on asyncio only (psycopg's async connections need it): under
     trio every call raises a clear ``RuntimeError``; use the blocking
     :class:`PostgresStore` in a worker thread there. The sync flavour works anywhere.
+    An ``ConnectionPool`` belongs to the event loop that opened it (its
+    connections and worker tasks live there), so a store built from a DSN keeps a
+    pool per event loop that calls it: opened on that loop's first call, closed when
+    that loop shuts down (as ``asyncio.run`` does) or when the store closes. One store
+    serves every ``asyncio.run`` in turn and the loops of several threads at once; the
+    tables are created or migrated once. The blocking pool is thread-safe: the sync
+    flavour keeps one.
 
-    :param dsn_or_pool: a libpq connection string or URL (the store makes its own pool,
-        opens it on first use and closes it on close), or an open pool of the caller's
-        (used as is, never closed by the store)
+    :param dsn_or_pool: a libpq connection string or URL (the store makes its own
+        pools, opens each on first use and closes them on close), or an open pool of
+        the caller's (used as is, never closed by the store; an ``ConnectionPool``
+        of yours belongs to the event loop of the store's first call, and a call from
+        another loop raises ``RuntimeError``: give a DSN to use the store from several)
     :param schema: the PostgreSQL schema holding the tables, created if missing; None
         (the default): the connection's current schema, see above
     :param table_prefix: prefix of the table names (letters, digits, underscores), so
@@ -178,12 +200,11 @@ class PostgresStore(SessionStore):
         self._sql: PostgresSQL  # built by _open, once the schema is known
         self._operational: type[Exception] = psycopg.OperationalError
         self._tuple_row = psycopg.rows.tuple_row
-        self._ready = False  # schema known, tables checked and the pool open
-        self._pool_opened = False
-        self._open_lock = Lock()
+        self._migrated = False  # schema known, tables created or migrated
         self._conninfo = ""
         self._connect_kwargs: dict[str, Any] = {}
-        self._pool: ConnectionPool[Any]
+        make: Callable[[], _Pool] | None = None
+        first: _Pool
         if isinstance(dsn_or_pool, str):
             try:
                 params = psycopg.conninfo.conninfo_to_dict(dsn_or_pool)
@@ -200,12 +221,14 @@ class PostgresStore(SessionStore):
             connect_kwargs.update(options.pop("kwargs", None) or {})
             self._conninfo = dsn_or_pool
             self._connect_kwargs = connect_kwargs
-            self._pool = pool_class(
-                dsn_or_pool,
-                kwargs=connect_kwargs,
-                open=False,
-                **{"min_size": 1, "max_size": 10, "timeout": timeout, **options},
-            )
+            pool_options = {"min_size": 1, "max_size": 10, "timeout": timeout, **options}
+
+            def make() -> _Pool:
+                return _Pool(
+                    pool_class(dsn_or_pool, kwargs=connect_kwargs, open=False, **pool_options)
+                )
+
+            first = make()  # the first loop's (and the options' check, now)
             self._owns_pool = True
             where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
             self._where = f"PostgreSQL at {where}/{params.get('dbname') or ''}"
@@ -215,7 +238,7 @@ class PostgresStore(SessionStore):
                     "pool_kwargs configures the pool the store makes from a DSN: configure "
                     "your own pool when you create it"
                 )
-            self._pool = dsn_or_pool
+            first = _Pool(dsn_or_pool)
             self._owns_pool = False
             self._where = f"PostgreSQL pool {dsn_or_pool.name!r}"
         else:
@@ -223,6 +246,18 @@ class PostgresStore(SessionStore):
                 f"dsn_or_pool must be a DSN (str) or a psycopg_pool {pool_class.__name__}, "
                 f"not {type(dsn_or_pool).__name__}"
             )
+        self._pool = first.pool  # the first loop's
+        self._pool_timeout = timeout
+        # An ConnectionPool belongs to the loop that opened it: one per loop.
+        self._pools = PerLoop(
+            first,
+            self._close_pool,
+            make,
+            ended=self._end_pool,
+            owner=type(self).__name__,
+            what="connection pool",
+            timeout=timeout,
+        )
         self._backend_name = self._where  # a BackendError names the server or pool
 
     @property
@@ -241,36 +276,47 @@ class PostgresStore(SessionStore):
 
     # -- connections, schema, statements ----------------------------------------------
 
+    def _here(self) -> ConnectionPool[Any]:
+        """The running event loop's pool, ready for statements (opened on first use)."""
+        here = self._pools.get()
+        if not here.ready:
+            self._open(here)
+        return here.pool
+
     def _statements(self) -> PostgresSQL:
         """The store's statements, once the tables are ready (opening on first use)."""
-        if not self._ready:
-            self._open()
+        self._here()
         return self._sql
 
-    def _open(self) -> None:
-        """Resolve the schema, create or migrate the tables and open our pool, once."""
-        with self._open_lock:
+    def _open(self, here: _Pool) -> None:
+        """Resolve the schema and create or migrate the tables (once), open the pool."""
+        with here.lock:
             if self._closed:
                 raise StoreClosed(self.name)
-            if self._ready:
+            if here.ready:
                 return
+            pool = here.pool
             if self._owns_pool:
-                # Migrate on a connection of our own: a server that is down, or refuses
-                # us, fails at once with libpq's reason, not a pool timeout.
-                conn = self._pool.connection_class.connect(
-                    self._conninfo, **self._connect_kwargs
-                )
-                with conn:
-                    self._migrate(conn)
-                self._pool.open()  # connects in the background
-                self._pool_opened = True
-            else:
-                conn = self._checkout(self._pool)
+                if not self._migrated:
+                    # Migrate on a connection of our own: a server that is down, or
+                    # refuses us, fails at once with libpq's reason, not a pool timeout.
+                    conn = pool.connection_class.connect(
+                        self._conninfo, **self._connect_kwargs
+                    )
+                    with conn:
+                        self._migrate(conn)
+                here.opened = True  # from here on, closing closes it
+                # Waits for min_size connections: psycopg_pool's workers swallow a
+                # cancellation while they connect, so an asyncio.run that ended while a
+                # pool still connected in the background would never end.
+                pool.open(wait=True, timeout=self._pool_timeout)
+            elif not self._migrated:
+                conn = self._checkout(pool)
                 try:
                     self._migrate(conn)
                 finally:
-                    self._pool.putconn(conn)
-            self._ready = True
+                    pool.putconn(conn)
+            here.ready = True
 
     def _migrate(self, conn: Connection[Any]) -> None:
         with conn.transaction():
@@ -307,7 +353,9 @@ class PostgresStore(SessionStore):
                 cursor.execute(sql.clear_version)
                 cursor.execute(sql.write_version, (SCHEMA_VERSION,))
         # Settled only once the tables are there: a failed first open resolves again.
+        # (Two loops opening at once both migrate: the advisory lock makes that safe.)
         self._schema, self._sql = schema, sql
+        self._migrated = True
 
     def _check_current_schema(self, schema: str | None, search_path: str) -> str:
         """The connection's current schema, if the tables can live there."""
@@ -367,10 +415,8 @@ class PostgresStore(SessionStore):
 
         :param retry: the statement only reads: run it again once if its connection died
         """
-        if not self._ready:
-            self._open()
         try:
-            return self._execute(self._pool, query, params, retry)
+            return self._execute(self._here(), query, params, retry)
         except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
@@ -475,13 +521,12 @@ class PostgresStore(SessionStore):
             query = sql.append_upsert if not expected else sql.append_update
         return self._write(query, params, expected, append=True)
 
-    def _pop(self, session_id: str) -> Message | None:
-        self._statements()
-        pool = self._pool
+    def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         try:
+            pool = self._here()
             conn = self._checkout(pool)
             try:
-                return self._pop_locked(conn, session_id)
+                return self._pop_locked(conn, session_id, expected_version)
             finally:
                 pool.putconn(conn)  # rolls back what a failure left open
         except self._driver_errors:
@@ -489,7 +534,9 @@ class PostgresStore(SessionStore):
                 raise StoreClosed(self.name) from None
             raise
 
-    def _pop_locked(self, conn: Connection[Any], session_id: str) -> Message | None:
+    def _pop_locked(
+        self, conn: Connection[Any], session_id: str, expected_version: int | None
+    ) -> Message | None:
         """pop's transaction: no retries, the row lock keeps every other write out."""
         sql = self._sql
         prepare = None if conn.prepare_threshold is None else True
@@ -502,9 +549,11 @@ class PostgresStore(SessionStore):
                 raise SessionNotFound(session_id)
             # Read under the lock: no write to this session can come between.
             params["now"] = now = self._clock()
-            expires_at, count, next_seq = row
+            expires_at, count, next_seq, version = row
             if _expired(expires_at, now):
                 raise SessionExpired(session_id, expires_at)
+            if expected_version is not None and expected_version != version:
+                raise VersionConflict(session_id, expected_version, version)
             if count == 0:
                 return None
             params["seq"] = next_seq - 1
@@ -683,13 +732,31 @@ class PostgresStore(SessionStore):
 
     # -- closing --------------------------------------------------------------------------
 
-    def _aclose(self) -> None:
-        """Close the pool if the store made it; a pool of the caller's stays open."""
+    def _close_pool(self, here: _Pool) -> None:
         # Under the lock: an _open in flight finishes opening the pool, then it is closed
         # here (and the call that opened it gets StoreClosed, see _run).
-        with self._open_lock:
-            if self._owns_pool and self._pool_opened:
-                self._pool.close()
+        with here.lock:
+            if here.opened:
+                here.pool.close()
+
+    def _end_pool(self, here: _Pool) -> None:
+        """Close a pool as its event loop shuts down (``asyncio.run`` ending)."""
+        with here.lock:
+            if not here.opened:
+                return
+            pool = here.pool
+            # asyncio cancelled every task of the loop first, the pool's workers too, and
+            # close() stops at them: the idle connections are closed here, one checkout
+            # at a time (kept out: the pool is closed next, and one put back would be
+            # logged as a broken connection).
+            for _ in range(pool.get_stats().get("pool_available", 0)):
+                conn = pool.getconn(timeout=self._pool_timeout)
+                conn.close()
+            pool.close()
+
+    def _aclose(self) -> None:
+        """Close the pools the store made, every loop's; a pool of the caller's stays open."""
+        self._pools.close()
 
     def __repr__(self) -> str:
         # Without schema=, the schema is known once the first call has connected.
