@@ -57,6 +57,7 @@ RENAMES: dict[str, str] = {
     "AsyncLock": "Lock",
     "AsyncResult": "Result",
     "arun_blocking": "run_blocking",
+    "arun_to_completion": "run_to_completion",
     "aensure_asyncio": "ensure_asyncio",
     # optional drivers
     "aredis_driver": "redis_driver",

@@ -61,23 +61,6 @@ SESSION = "s"
 
 State = tuple[tuple[str, ...], int]  # (the contents of the messages, the version)
 
-# Defects these tests found, each fixed by a change described in docs/cancellation.md
-# ("Known defects"); strict, so the marker goes when the fix lands.
-CLOSE_DEFECT = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="close() cancelled before _aclose() ran marks the store closed and releases "
-    "nothing (base.close needs arun_to_completion)",
-)
-POSTGRES_DEFECT = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="under anyio's cancel scopes psycopg's own cancellation of the statement is cut "
-    "off: the connection is closed and the statement lands later (PostgresStore._run "
-    "and _pop need arun_to_completion(..., interrupt=True))",
-)
-
-
 # -- ways to cancel a call -----------------------------------------------------------------
 
 
@@ -402,7 +385,6 @@ def close_left_open(kind: type[Any], close: str, left: Callable[[Any], bool]) ->
         getattr(obj, close)()
 
 
-@CLOSE_DEFECT
 def test_closing_in_a_cancelled_scope_still_closes_sqlite(
     anyio_backend: str, tmp_path: Path
 ) -> None:
@@ -443,7 +425,6 @@ def backends_of(dsn: str, application_name: str) -> Counter[str]:
     return Counter(str(state) for (state,) in rows)
 
 
-@POSTGRES_DEFECT
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize("autocommit", [True, False], ids=["autocommit", "transactions"])
 def test_postgres_cancelled_writes_are_whole_or_absent_and_leave_the_pool_idle(
@@ -541,7 +522,6 @@ def test_redis_replies_stay_with_their_calls(
 # -- the connections the store makes -----------------------------------------------------
 
 
-@CLOSE_DEFECT
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 def test_closing_in_a_cancelled_scope_still_closes_postgres(
     postgres_dsn: str, pg_prefix: str, anyio_backend: str
@@ -563,7 +543,6 @@ def test_closing_in_a_cancelled_scope_still_closes_postgres(
     assert gone, "the cancelled close left the pool open"
 
 
-@CLOSE_DEFECT
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 def test_closing_in_a_cancelled_scope_still_closes_redis(
     redis_url: str, redis_prefix: str, anyio_backend: str

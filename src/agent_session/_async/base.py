@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from .._concurrency import aensure_asyncio
+from .._concurrency import aensure_asyncio, arun_to_completion
 from .._errors import BackendError, StoreClosed, backend_failure
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
@@ -344,7 +344,9 @@ class AsyncSessionStore(ABC):
             return
         self._closed = True
         try:
-            await self._aclose()
+            # To its end even in a cancelled scope (``async with store`` left by a
+            # cancellation): a second aclose() is a no-op, so this is the only chance.
+            await arun_to_completion(self._aclose)
         except self._driver_errors as exc:
             raise backend_failure(self._backend_name, exc) from exc
 

@@ -18,7 +18,7 @@ from .._backends.postgres import (
     check_identifiers,
     connection_usable,
 )
-from .._concurrency import AsyncLock
+from .._concurrency import AsyncLock, arun_to_completion
 from .._errors import (
     BackendError,
     SerializationError,
@@ -415,7 +415,15 @@ class AsyncPostgresStore(AsyncSessionStore):
         :param retry: the statement only reads: run it again once if its connection died
         """
         try:
-            return await self._execute(await self._here(), query, params, retry)
+            pool = await self._here()
+            if retry:  # a read: cut off midway, it changes nothing
+                return await self._execute(pool, query, params, retry)
+            # A write, cancelled: psycopg cancels it at the server and waits for the answer,
+            # uninterrupted (anyio's cancel scopes would cut that off, close the connection
+            # and leave the statement running there): no write lands after the caller heard.
+            return await arun_to_completion(
+                self._execute, pool, query, params, retry, interrupt=True
+            )
         except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
@@ -523,15 +531,23 @@ class AsyncPostgresStore(AsyncSessionStore):
     async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         try:
             pool = await self._here()
-            conn = await self._checkout(pool)
-            try:
-                return await self._pop_locked(conn, session_id, expected_version)
-            finally:
-                await pool.putconn(conn)  # rolls back what a failure left open
+            return await arun_to_completion(
+                self._pop_on, pool, session_id, expected_version, interrupt=True
+            )
         except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
             raise
+
+    async def _pop_on(
+        self, pool: AsyncConnectionPool[Any], session_id: str, expected_version: int | None
+    ) -> Message | None:
+        """pop's checkout, transaction and return of the connection, as one unit."""
+        conn = await self._checkout(pool)
+        try:
+            return await self._pop_locked(conn, session_id, expected_version)
+        finally:
+            await pool.putconn(conn)  # rolls back what a failure left open
 
     async def _pop_locked(
         self, conn: AsyncConnection[Any], session_id: str, expected_version: int | None

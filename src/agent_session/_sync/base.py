@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from .._concurrency import ensure_asyncio
+from .._concurrency import ensure_asyncio, run_to_completion
 from .._errors import BackendError, StoreClosed, backend_failure
 from .._metadata import Page, SessionMetadata
 from .._model import Conversation, Message
@@ -345,7 +345,9 @@ class SessionStore(ABC):
             return
         self._closed = True
         try:
-            self._aclose()
+            # To its end even in a cancelled scope (``async with store`` left by a
+            # cancellation): a second close() is a no-op, so this is the only chance.
+            run_to_completion(self._aclose)
         except self._driver_errors as exc:
             raise backend_failure(self._backend_name, exc) from exc
 

@@ -19,7 +19,7 @@ from .._backends.postgres import (
     check_identifiers,
     connection_usable,
 )
-from .._concurrency import Lock
+from .._concurrency import Lock, run_to_completion
 from .._errors import (
     BackendError,
     SerializationError,
@@ -416,7 +416,15 @@ class PostgresStore(SessionStore):
         :param retry: the statement only reads: run it again once if its connection died
         """
         try:
-            return self._execute(self._here(), query, params, retry)
+            pool = self._here()
+            if retry:  # a read: cut off midway, it changes nothing
+                return self._execute(pool, query, params, retry)
+            # A write, cancelled: psycopg cancels it at the server and waits for the answer,
+            # uninterrupted (anyio's cancel scopes would cut that off, close the connection
+            # and leave the statement running there): no write lands after the caller heard.
+            return run_to_completion(
+                self._execute, pool, query, params, retry, interrupt=True
+            )
         except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
@@ -524,15 +532,23 @@ class PostgresStore(SessionStore):
     def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         try:
             pool = self._here()
-            conn = self._checkout(pool)
-            try:
-                return self._pop_locked(conn, session_id, expected_version)
-            finally:
-                pool.putconn(conn)  # rolls back what a failure left open
+            return run_to_completion(
+                self._pop_on, pool, session_id, expected_version, interrupt=True
+            )
         except self._driver_errors:
             if self._closed:  # closed while this call waited: say that, not "backend down"
                 raise StoreClosed(self.name) from None
             raise
+
+    def _pop_on(
+        self, pool: ConnectionPool[Any], session_id: str, expected_version: int | None
+    ) -> Message | None:
+        """pop's checkout, transaction and return of the connection, as one unit."""
+        conn = self._checkout(pool)
+        try:
+            return self._pop_locked(conn, session_id, expected_version)
+        finally:
+            pool.putconn(conn)  # rolls back what a failure left open
 
     def _pop_locked(
         self, conn: Connection[Any], session_id: str, expected_version: int | None
