@@ -303,6 +303,27 @@ async def test_a_store_from_a_url_closes_once(redis_url: str, prefix: str) -> No
             pass
 
 
+async def test_more_concurrent_calls_than_connections_wait_for_one(
+    redis_url: str, prefix: str
+) -> None:
+    # Found by the soak run: 200 tasks on one store got MaxConnectionsError past the
+    # pool's 100 connections; now a call waits for a free connection instead.
+    async with AsyncRedisStore(redis_url, prefix=prefix) as store:
+
+        async def writer(n: int) -> None:
+            for i in range(3):
+                await store.append(f"s{n % 10}", _user(f"{n}:{i}"))
+                await store.load(f"s{n % 10}", last=2)
+
+        async with AsyncNursery() as nursery:
+            for n in range(150):
+                nursery.start_soon(writer, n)
+        total = 0
+        for k in range(10):
+            total += (await store.get_metadata(f"s{k}")).message_count
+        assert total == 450
+
+
 async def test_bad_arguments_are_refused_up_front(redis_url: str) -> None:
     with pytest.raises(TypeError, match="url_or_client"):
         AsyncRedisStore(42)

@@ -304,6 +304,27 @@ def test_a_store_from_a_url_closes_once(redis_url: str, prefix: str) -> None:
             pass
 
 
+def test_more_concurrent_calls_than_connections_wait_for_one(
+    redis_url: str, prefix: str
+) -> None:
+    # Found by the soak run: 200 tasks on one store got MaxConnectionsError past the
+    # pool's 100 connections; now a call waits for a free connection instead.
+    with RedisStore(redis_url, prefix=prefix) as store:
+
+        def writer(n: int) -> None:
+            for i in range(3):
+                store.append(f"s{n % 10}", _user(f"{n}:{i}"))
+                store.load(f"s{n % 10}", last=2)
+
+        with Nursery() as nursery:
+            for n in range(150):
+                nursery.start_soon(writer, n)
+        total = 0
+        for k in range(10):
+            total += (store.get_metadata(f"s{k}")).message_count
+        assert total == 450
+
+
 def test_bad_arguments_are_refused_up_front(redis_url: str) -> None:
     with pytest.raises(TypeError, match="url_or_client"):
         RedisStore(42)

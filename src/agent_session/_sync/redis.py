@@ -68,6 +68,11 @@ _META_FIELDS = ("created", "updated", "expires", "version", "count", "size", "la
 _CLOSE_POLL = 0.005
 
 
+#: Connections per client (per event loop) a URL-built store opens at most; more
+#: concurrent calls wait for one (up to socket_timeout).
+_MAX_CONNECTIONS = 100
+
+
 def _text(value: Any) -> str:
     # A client of the caller's may not decode responses: accept bytes too.
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
@@ -301,7 +306,15 @@ class RedisStore(SessionStore):
             url = url_or_client
 
             def make() -> Any:
-                return driver.Redis.from_url(url, **options)
+                # Redis.from_url, but with a pool that waits for a free connection: the
+                # default one refuses call 101 at once (MaxConnectionsError; the soak run
+                # with 200 tasks on one store found it).
+                pool = driver.BlockingConnectionPool.from_url(
+                    url, max_connections=_MAX_CONNECTIONS, timeout=timeout, **options
+                )
+                client = driver.Redis(connection_pool=pool)
+                client.auto_close_connection_pool = True  # closing the client closes it
+                return client
 
             client = make()  # the first loop's (and the URL's check, now)
             self._owns_client = True
