@@ -29,6 +29,7 @@ from agent_session._model import MAX_DEPTH, stamp
 from agent_session._serialization import (
     decode_labels,
     decode_message,
+    decode_messages,
     encode_labels,
     encode_message,
     message_size,
@@ -294,14 +295,74 @@ def test_duplicate_keys_last_wins_or_refused(row: str, expected: tuple[Any, ...]
         _row('{"role":"user","metadata":{"a":' + _deep(MAX_DEPTH + 50) + "}}"),
         _row("{}"),  # from_dict: "an empty JSON object is not a message"
         _row(ident='"a\\nb"'),  # ids must be printable: with_id("a\\nb") raises ValueError
+        # The typed pass skips what it does not type; the byte scans beside it find these:
+        _row('{"role":"user","x":1E+400}'),  # a signed, upper-case exponent
+        _row('{"role":"user","x":1' + "0" * 250 + "e99}"),  # a long mantissa, a short exponent
+        _row('{"role":"user","x":' + "9" * 5000 + "}"),  # an int past the parser's digits
+        _row("{ \n }"),  # empty, with whitespace
+        _row('{"role":"user","x":"' + "y" * 500 + '","d":' + _deep(MAX_DEPTH + 1) + "}"),
+        _row('{"role":"user","content":[' + _deep(MAX_DEPTH + 1) + "]}"),
+        _row('{"role":5}'),  # a known field of the wrong type
+        _row('{"role":"robot"}'),  # an unknown role
+        _row('{"role":"user","metadata":[1]}'),
+        _row('{"role":"user","tool_calls":[{"function":{"name":"f"}}]}'),  # no call id
     ],
-    ids=["1e400", "1e400-v1", "1e400-envelope", "1e400-digits", "too-deep", "empty", "bad-id"],
+    ids=[
+        "1e400",
+        "1e400-v1",
+        "1e400-envelope",
+        "1e400-digits",
+        "too-deep",
+        "empty",
+        "bad-id",
+        "1E+400",
+        "long-mantissa",
+        "5000-digit-int",
+        "empty-spaced",
+        "deep-in-long-payload",
+        "deep-in-content",
+        "role-type",
+        "role-unknown",
+        "metadata-list",
+        "call-without-id",
+    ],
 )
 def test_decoding_refuses_what_the_model_refuses(row: str) -> None:
     read = loads_conversation if row.startswith('{"format"') else decode_message
     with pytest.raises(SerializationError) as info:
         read(row, "s")
     assert info.value.session_id == "s"
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        _row('{"role":"user","x":"\xff"}').encode("latin-1"),  # not UTF-8, in a skipped field
+        _row('{"role":"user","content":[{"t":"\xc3"}]}').encode("latin-1"),
+    ],
+    ids=["skipped-field", "content-part"],
+)
+def test_bytes_that_are_not_utf8_are_refused(row: bytes) -> None:
+    with pytest.raises(SerializationError) as info:
+        decode_messages([_row('{"role":"user"}').encode(), row], "s")
+    assert info.value.session_id == "s"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"role":"user","x":1e-400}',  # underflows to 0.0, as Python's json reads it
+        '{"role":"user","x":-1000,"y":"e000 e+100 1e100 ' + "0" * 300 + '"}',  # look-alikes
+        '{"role":"user","x":1' + "0" * 300 + "}",  # a big int is still an int
+        '{"role":"user","x":' + _deep(MAX_DEPTH - 2) + "}",  # as deep as allowed
+        '{"a":1}',
+    ],
+    ids=["underflow", "look-alikes", "big-int", "deep-enough", "short"],
+)
+def test_what_the_scans_flag_but_the_model_keeps_loads(payload: str) -> None:
+    (message,) = decode_messages([_row(payload)], "s")
+    assert message.to_dict() == json.loads(payload)
+    assert Message.from_dict(json.loads(payload)) == message
 
 
 # --- to_dict gives copies ---------------------------------------------------------------

@@ -9,7 +9,7 @@ import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass
 from types import MappingProxyType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, overload
 
 import msgspec
 
@@ -291,7 +291,21 @@ def _typed_call(data: Mapping[str, Any]) -> ToolCall | None:
     return None
 
 
-class Message:
+_StructMeta: Any = type(msgspec.Struct)
+#: The Struct's own construction: fields positionally, no checks (rows and stamps).
+_struct_call: Callable[..., Any] = _StructMeta.__call__
+#: A stored message id: 1 to 512 characters (printable, checked beside).
+_MessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+class _MessageMeta(_StructMeta):  # type: ignore[misc]  # msgspec's metaclass is untyped
+    """``Message(...)`` runs the checking constructor; the decoder bypasses it."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return _build(cls, *args, **kwargs)
+
+
+class Message(msgspec.Struct, metaclass=_MessageMeta, gc=False, forbid_unknown_fields=True):
     """One message or item of a conversation; immutable, so stores share it without copying.
 
     A message holds a *payload*: the JSON object a framework handed over (an OpenAI
@@ -317,82 +331,43 @@ class Message:
     :raises TypeError: on a field of the wrong type
     """
 
-    __slots__ = ("_created_at", "_id", "_raw", "_view")
-    _raw: bytes  # the payload as compact JSON: the truth, shared by every copy
-    _id: str | None
-    _created_at: float | None
-    _view: _View  # the typed fields, parsed on first use (unset until then)
+    # The fields are a stored row of wire format 2 (docs/wire-format.md), so decoding
+    # rows builds messages in C, with no Python code run per message. ``Message(...)``
+    # goes through _MessageMeta to the checking constructor (_build) instead.
+    _raw: msgspec.Raw = msgspec.field(name="m")  # the payload as compact JSON: the truth
+    _id: _MessageId | None = msgspec.field(default=None, name="id")
+    _created_at: float | None = msgspec.field(default=None, name="at")
+    # The typed fields, parsed on first use. Declared None so that no row can fill it.
+    _view: None = msgspec.field(default=None, name="~view")
 
-    def __init__(
-        self,
-        role: Role | None = None,
-        content: str | Sequence[Any] | None = None,
-        *,
-        name: str | None = None,
-        tool_calls: Iterable[ToolCall | Mapping[str, Any]] = (),
-        tool_call_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        id: str | None = None,  # noqa: A002  # the SPEC's name for it
-        created_at: float | None = None,
-        **fields: Any,
-    ) -> None:
-        if role is not None:
-            _check_str(role, "Message.role")
-            if role not in ROLES:
-                raise ValueError(
-                    f"unknown message role {role!r}; use one of {', '.join(sorted(ROLES))}"
-                )
-        if isinstance(content, (str, bytes, Mapping)) or content is None:
-            _check_str(content, "Message.content", optional=True)
-        elif isinstance(content, Sequence):
-            content = list(content)
-        else:
-            raise TypeError(
-                f"Message.content must be a str, None or a sequence of parts, not {_short(content)}"
-            )
-        _check_str(name, "Message.name", optional=True)
-        _check_str(tool_call_id, "Message.tool_call_id", optional=True)
-        if isinstance(tool_calls, (str, bytes, Mapping)) or not isinstance(tool_calls, Iterable):
-            raise TypeError(f"Message.tool_calls must be a sequence, not {_short(tool_calls)}")
-        calls = [_to_tool_call(call).to_dict() for call in tool_calls]
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"Message.metadata must be a mapping, not {_short(metadata)}")
-        payload: dict[str, Any] = {}
-        if role is not None:
-            payload["role"] = role
-            payload["content"] = content
-        elif content is not None:
-            payload["content"] = content
-        if name is not None:
-            payload["name"] = name
-        if calls:
-            payload["tool_calls"] = calls
-        if tool_call_id is not None:
-            payload["tool_call_id"] = tool_call_id
-        for key in fields:
-            if key in KNOWN_FIELDS:  # pragma: no cover - Python already refuses duplicates
-                raise TypeError(f"Message got {key!r} twice")
-        payload.update(fields)
-        if metadata:
-            payload["metadata"] = metadata
-        if not payload:
-            raise ValueError("a Message needs a role, content or payload fields")
-        _check_json(payload, "Message")
-        _check_stamp(id, created_at)
-        _set_raw(self, _encode_json(payload))
-        _set_id(self, id)
-        _set_created_at(self, None if created_at is None else float(created_at))
+    if TYPE_CHECKING:  # what mypy should see instead of the fields' __init__
+
+        def __init__(
+            self,
+            role: Role | None = None,
+            content: str | Sequence[Any] | None = None,
+            *,
+            name: str | None = None,
+            tool_calls: Iterable[ToolCall | Mapping[str, Any]] = (),
+            tool_call_id: str | None = None,
+            metadata: Mapping[str, Any] | None = None,
+            id: str | None = None,  # noqa: A002
+            created_at: float | None = None,
+            **fields: Any,
+        ) -> None: ...
 
     # -- construction without re-checking --------------------------------------------
 
     @staticmethod
-    def _from_raw(raw: bytes, id: str | None, created_at: float | None) -> Message:  # noqa: A002
-        # The hot path of every load: the slots' own setters (``__setattr__`` refuses),
-        # ``_view`` left unset until a typed field is read.
-        message = _new_message(Message)
-        _set_raw(message, raw)
-        _set_id(message, id)
-        _set_created_at(message, created_at)
+    def _from_raw(
+        raw: msgspec.Raw | bytes,
+        id: str | None,  # noqa: A002
+        created_at: float | None,
+    ) -> Message:
+        # Without re-checking: the caller has checked (or made) the payload.
+        if type(raw) is bytes:
+            raw = msgspec.Raw(raw)
+        message: Message = _struct_call(Message, raw, id, created_at)
         return message
 
     def _stamped(self, id: str, created_at: float) -> Message:  # noqa: A002
@@ -417,7 +392,7 @@ class Message:
         raise FrozenInstanceError(f"cannot delete field {name!r}: a Message is immutable")
 
     def __reduce__(self) -> tuple[Any, tuple[bytes, str | None, float | None]]:
-        return (Message._restore, (self._raw, self._id, self._created_at))
+        return (Message._restore, (bytes(self._raw), self._id, self._created_at))
 
     @staticmethod
     def _restore(raw: bytes, id: str | None, created_at: float | None) -> Message:  # noqa: A002
@@ -433,12 +408,11 @@ class Message:
     # -- the payload -------------------------------------------------------------------
 
     def _fields(self) -> _View:
-        try:
-            return self._view
-        except AttributeError:  # the first typed read
+        view: _View | None = self._view
+        if view is None:  # the first typed read
             view = _View(_decode_json(self._raw))
             _set_view(self, view)
-            return view
+        return view
 
     @property
     def id(self) -> str | None:  # noqa: A003
@@ -574,14 +548,76 @@ class Message:
 
     def __repr__(self) -> str:
         stamp = "" if self._id is None else f", id={self._id!r}"
-        return f"Message({self._raw.decode()!r:.300}{stamp})"
+        return f"Message({bytes(self._raw).decode()!r:.300}{stamp})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:  # rich would show the Struct's fields
+        shown = [("payload", self.to_dict())]
+        return shown if self._id is None else [*shown, ("id", self._id)]
 
 
-_new_message = object.__new__
-# The slots' member descriptors: setting through them skips Message.__setattr__.
-_set_raw: Callable[[Message, bytes], None] = Message.__dict__["_raw"].__set__
-_set_id: Callable[[Message, str | None], None] = Message.__dict__["_id"].__set__
-_set_created_at: Callable[[Message, float | None], None] = Message.__dict__["_created_at"].__set__
+def _build(
+    cls: type[Message],
+    role: Role | None = None,
+    content: str | Sequence[Any] | None = None,
+    *,
+    name: str | None = None,
+    tool_calls: Iterable[ToolCall | Mapping[str, Any]] = (),
+    tool_call_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    id: str | None = None,  # noqa: A002  # the SPEC's name for it
+    created_at: float | None = None,
+    **fields: Any,
+) -> Message:
+    """``Message(...)``: check every argument, then build the payload once."""
+    if role is not None:
+        _check_str(role, "Message.role")
+        if role not in ROLES:
+            raise ValueError(
+                f"unknown message role {role!r}; use one of {', '.join(sorted(ROLES))}"
+            )
+    if isinstance(content, (str, bytes, Mapping)) or content is None:
+        _check_str(content, "Message.content", optional=True)
+    elif isinstance(content, Sequence):
+        content = list(content)
+    else:
+        raise TypeError(
+            f"Message.content must be a str, None or a sequence of parts, not {_short(content)}"
+        )
+    _check_str(name, "Message.name", optional=True)
+    _check_str(tool_call_id, "Message.tool_call_id", optional=True)
+    if isinstance(tool_calls, (str, bytes, Mapping)) or not isinstance(tool_calls, Iterable):
+        raise TypeError(f"Message.tool_calls must be a sequence, not {_short(tool_calls)}")
+    calls = [_to_tool_call(call).to_dict() for call in tool_calls]
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"Message.metadata must be a mapping, not {_short(metadata)}")
+    payload: dict[str, Any] = {}
+    if role is not None:
+        payload["role"] = role
+        payload["content"] = content
+    elif content is not None:
+        payload["content"] = content
+    if name is not None:
+        payload["name"] = name
+    if calls:
+        payload["tool_calls"] = calls
+    if tool_call_id is not None:
+        payload["tool_call_id"] = tool_call_id
+    for key in fields:
+        if key in KNOWN_FIELDS:  # pragma: no cover - Python already refuses duplicates
+            raise TypeError(f"Message got {key!r} twice")
+    payload.update(fields)
+    if metadata:
+        payload["metadata"] = metadata
+    if not payload:
+        raise ValueError("a Message needs a role, content or payload fields")
+    _check_json(payload, "Message")
+    _check_stamp(id, created_at)
+    raw = msgspec.Raw(_encode_json(payload))
+    message: Message = _struct_call(cls, raw, id, None if created_at is None else float(created_at))
+    return message
+
+
+# The cache slot's member descriptor: setting through it skips Message.__setattr__.
 _set_view: Callable[[Message, _View], None] = Message.__dict__["_view"].__set__
 
 
@@ -653,11 +689,9 @@ def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Messa
             if message_id is None:
                 message_id = f"{head}{next(_COUNTER) & 0xFFFFFFFF:08x}"
             created_at = message._created_at
-            raw = message._raw
-            message = _new_message(Message)  # Message._from_raw, inlined: the write path
-            _set_raw(message, raw)
-            _set_id(message, message_id)
-            _set_created_at(message, now if created_at is None else created_at)
+            message = _struct_call(  # Message._from_raw, inlined: the write path
+                Message, message._raw, message_id, now if created_at is None else created_at
+            )
         append(message)
     return result
 

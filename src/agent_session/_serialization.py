@@ -18,15 +18,20 @@ reading stored data cannot execute code.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Mapping
+from itertools import starmap
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from ._errors import SerializationError
 from ._metadata import EMPTY_LABELS
 from ._model import MAX_DEPTH, PAYLOAD_ROLES, Conversation, Message, _check_json
+
+#: The roles a payload may have, for the typed pass (a Literal checks them in C).
+PAYLOAD_ROLE_NAMES = tuple(sorted(PAYLOAD_ROLES))
 
 __all__ = [
     "FORMAT_NAME",
@@ -49,18 +54,32 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 
-class _Stored(msgspec.Struct, gc=False):
-    """A stored message, its payload left as raw JSON (decoded once, below, to check it)."""
-
-    m: msgspec.Raw
-    id: str | None = None
-    at: float | None = None
-
-
 class _Envelope(msgspec.Struct, gc=False):
     format: str
     version: int
     messages: list[msgspec.Raw]
+
+
+class _Row(msgspec.Struct, gc=False):
+    """A stored message as the encoder writes it: these keys, in this order."""
+
+    id: str | None
+    at: float | None
+    m: msgspec.Raw
+
+
+class _Export(msgspec.Struct, gc=False):
+    format: str
+    version: int
+    messages: list[_Row]
+
+
+class _Import(msgspec.Struct, gc=False):
+    """An export of format 2, its rows straight into messages (older ones: _Envelope)."""
+
+    format: str
+    version: int
+    messages: list[Message]
 
 
 class _Function(msgspec.Struct, gc=False):
@@ -73,34 +92,52 @@ class _Call(msgspec.Struct, gc=False):
     function: _Function | None = None
 
 
+class _AnyObject(msgspec.Struct, gc=False):
+    """Any JSON object, its members skipped (checked as JSON, not built)."""
+
+
 class _Known(msgspec.Struct, gc=False):
     """The payload fields with a type to check; the rest is skipped (still validated as
     JSON by the parser: bad escapes, lone surrogates and deep nesting fail here too)."""
 
-    role: str | None = None
+    role: Literal[PAYLOAD_ROLE_NAMES] | None = None  # type: ignore[valid-type]
     content: str | list[msgspec.Raw] | None = None
     name: str | None = None
     tool_calls: list[_Call] | None = None
     tool_call_id: str | None = None
-    metadata: dict[str, msgspec.Raw] | None = None
+    metadata: _AnyObject | None = None
 
 
-_decode_stored = msgspec.json.Decoder(_Stored).decode
-_decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
-_decode_stored_list = msgspec.json.Decoder(list[_Stored]).decode
+#: A format 2 row straight into a Message (its fields are the row's keys), in C.
+_decode_row = msgspec.json.Decoder(Message).decode
+_decode_one_raw = msgspec.json.Decoder(msgspec.Raw).decode
 _decode_known_list = msgspec.json.Decoder(list[_Known]).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_decode_import = msgspec.json.Decoder(_Import).decode
+_row_fields = operator.attrgetter("_id", "_created_at", "_raw")
 _decode_any = msgspec.json.decode
 _encode_str = msgspec.json.encode
+_encode = msgspec.json.Encoder().encode
 #: What malformed input makes the decoders raise.
 _DECODE_ERRORS = (msgspec.DecodeError, RecursionError, TypeError, ValueError, SerializationError)
+
+#: The bytes of JSON as shapes: digits -> "0", "e", "E" and "+" -> "e", "[" and "{"
+#: (an opened level) -> "b", the rest -> " ". One translate answers the scans below.
+_SHAPES = bytes(
+    0x30 if 0x30 <= b <= 0x39 else 0x65 if b in b"eE+" else 0x62 if b in b"[{" else 0x20
+    for b in range(256)
+)
+#: Numbers the typed pass skips without converting; a full parse refuses those past a
+#: double's range (and ints past 4300 digits). They need an exponent of 3 digits, not
+#: negative ("e000" once "+" is "e"), or a run of digits: 210 or more, with at most 99
+#: more from an exponent of 2, reach 1e308.
+_BIG_EXPONENT = b"e000"
+_LONG_RUN = b"0" * 200
 
 
 def encode_message(message: Message) -> str:
     """The message's stored form (see the module docstring)."""
-    id_json = "null" if message._id is None else _encode_str(message._id).decode()
-    at = "null" if message._created_at is None else repr(message._created_at)
-    return f'{{"id":{id_json},"at":{at},"m":{message._raw.decode()}}}'
+    return _encode(_Row(message._id, message._created_at, message._raw)).decode()
 
 
 def message_size(message: Message) -> int:
@@ -113,43 +150,44 @@ def messages_size(messages: Iterable[Message]) -> int:
     return sum(len(message._raw) for message in messages)
 
 
-def _join(rows: list[bytes]) -> bytes:
-    """The rows as one JSON array, to parse them all at once.
-
-    :raises SerializationError: unless each row is one JSON value: a row can end inside
-        an object that the next one closes (``{"a":[{}`` then ``{}]}``), and the array
-        still parses. Elements follow one another as rows do, so they are the rows
-        exactly when each is as long as its row (less JSON whitespace around it).
-    """
-    joined = b"[" + b",".join(rows) + b"]"
-    if len(rows) > 1:
-        lengths = [len(element) for element in _decode_raw_list(joined)]
-        if lengths != [len(row) for row in rows] and lengths != [
-            len(row.strip(b" \t\n\r")) for row in rows
-        ]:
-            raise SerializationError("a stored message is not one JSON object")
-    return joined
-
-
-def _check_payloads(raws: list[bytes]) -> None:
+def _check_payloads(raws: list[msgspec.Raw]) -> None:
     """Raise unless every payload is a non-empty JSON object that :meth:`Message.from_dict`
-    would take: a full parse (numbers out of range, bad escapes, lone surrogates fail
-    there), the known fields' types (a typed pass in C), and the nesting depth."""
+    would take, in one typed pass over all of them (in C) plus byte scans.
+
+    Each raw is exactly one JSON value (the parser cut it out), so joined with commas
+    they are an array whose elements are the payloads. The typed pass checks the
+    syntax of everything and the types of the known fields; what it skips, it does not
+    convert, so three things are looked at beside: numbers past a double's range
+    (rows with number shapes that could be such get a full parse), invalid UTF-8 (only
+    bytes can hold it), and nesting past :data:`MAX_DEPTH` (only long payloads can).
+    """
+    if not raws:
+        return
     joined = b"[" + b",".join(raws) + b"]"
-    payloads = _decode_any(joined)
-    for known in _decode_known_list(joined):
-        if known.role is not None and known.role not in PAYLOAD_ROLES:
-            raise SerializationError(f"unknown message role {known.role!r}")
-    for raw, data in zip(raws, payloads, strict=True):
-        if not data:
-            raise SerializationError("an empty JSON object is not a message")
-        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # only then can it nest too deep
-            _check_json(data, "message")
+    _decode_known_list(joined)
+    shapes = joined.translate(_SHAPES)
+    if _BIG_EXPONENT in shapes or _LONG_RUN in shapes:
+        _decode_any(joined)  # raises if one really is out of range
+    if not joined.isascii():
+        joined.decode("utf-8")
+    if min(map(len, raws)) < 8:  # only a short object can be empty: {} or {  }
+        for raw in raws:
+            if len(raw) < 8 and not _decode_any(raw):
+                raise SerializationError("an empty JSON object is not a message")
+    if shapes.count(b"b") > MAX_DEPTH:  # else none can nest too deep
+        for raw in raws:
+            if len(raw) > 2 * MAX_DEPTH:  # nesting deeper takes two bytes per level
+                body = bytes(raw)
+                if body.count(b"[") + body.count(b"{") > MAX_DEPTH:
+                    _check_json(_decode_any(body), "message")
 
 
-def _check_stored_id(id: str | None) -> None:  # noqa: A002
-    if id is not None and (not 0 < len(id) <= 512 or not id.isprintable()):
-        raise SerializationError(f"a message id must be 1 to 512 printable characters: {id!r:.80}")
+def _check_ids(messages: list[Message]) -> None:
+    # Lengths were checked by the decoder; printable all at once (none is empty).
+    ids = "".join(filter(None, [message._id for message in messages]))
+    if not ids.isprintable():
+        bad = next(m._id for m in messages if m._id is not None and not m._id.isprintable())
+        raise SerializationError(f"a message id must be 1 to 512 printable characters: {bad!r:.80}")
 
 
 def _malformed(exc: BaseException, session_id: str | None) -> SerializationError:
@@ -172,44 +210,46 @@ def decode_message(text: str | bytes, session_id: str | None = None) -> Message:
     return decode_messages([text], session_id)[0]  # type: ignore[arg-type]  # str | bytes
 
 
+def _decode_row_or_v1(text: str | bytes) -> Message:
+    """One row of either format: a format 1 row (agent-session 0.1.0) is the payload alone."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    elif not isinstance(text, (bytes, bytearray, memoryview, msgspec.Raw)):
+        raise SerializationError(f"a stored message must be text, not {text!r:.80}")
+    if bytes(memoryview(text)[:8]) == b'{"role":':
+        return Message._from_raw(_decode_one_raw(text), None, None)
+    return _decode_row(text)
+
+
 def decode_messages(texts: list[str] | list[bytes], session_id: str | None = None) -> list[Message]:
-    """:func:`decode_message` of many stored rows (a durable ``load``), in three passes of
-    the parser over all of them, however many they are.
+    """:func:`decode_message` of many stored rows (a durable ``load``): each row straight
+    into a :class:`Message` by the parser, then one typed pass over all the payloads.
 
     :raises SerializationError: on anything malformed, never another exception
     """
     if not texts:
         return []
     try:
-        blobs = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
-        if not all(isinstance(b, bytes) for b in blobs):
-            raise SerializationError(f"a stored message must be text, not {texts!r:.80}")
-        fast = all(b.startswith(b'{"id":') and b.endswith(b"}") for b in blobs)
-        if fast:
-            stored = _decode_stored_list(_join(blobs))
-            if len(stored) != len(blobs):  # a row that was two (say "{},{}")
-                raise SerializationError("a stored message holds more than one JSON value")
-        else:  # format 1 rows (the payload alone) among them, or something malformed
-            stored = [
-                _Stored(msgspec.Raw(b)) if b.startswith(b'{"role":') else _decode_stored(b)
-                for b in blobs
-            ]
-        raws = [bytes(row.m) for row in stored]
-        if not fast:
-            _join(raws)  # a format 1 row is its payload, not yet parsed on its own
-        _check_payloads(raws)
-        for row in stored:
-            _check_stored_id(row.id)
-        from_raw = Message._from_raw
-        return [from_raw(raw, row.id, row.at) for raw, row in zip(raws, stored, strict=True)]
+        try:
+            messages = list(map(_decode_row, texts))
+        except (msgspec.DecodeError, TypeError):  # format 1 rows among them, or malformed
+            messages = list(map(_decode_row_or_v1, texts))
+        return _checked(messages)
     except _DECODE_ERRORS as exc:
         raise _malformed(exc, session_id) from exc
 
 
+def _checked(messages: list[Message]) -> list[Message]:
+    """The messages the parser built from rows, once their payloads and ids pass."""
+    _check_payloads([message._raw for message in messages])
+    _check_ids(messages)
+    return messages
+
+
 def dumps_conversation(conversation: Conversation | Iterable[Message]) -> str:
     """A whole conversation in the versioned envelope (for export and import)."""
-    parts = ",".join(encode_message(message) for message in conversation)
-    return f'{{"format":"{FORMAT_NAME}","version":{FORMAT_VERSION},"messages":[{parts}]}}'
+    rows = list(starmap(_Row, map(_row_fields, conversation)))
+    return _encode(_Export(FORMAT_NAME, FORMAT_VERSION, rows)).decode()
 
 
 def loads_conversation(text: str | bytes, session_id: str | None = None) -> Conversation:
@@ -217,6 +257,12 @@ def loads_conversation(text: str | bytes, session_id: str | None = None) -> Conv
 
     :raises SerializationError: on malformed data or a format version this library does not know
     """
+    try:  # the common case, a well-formed export of format 2, in one pass
+        export = _decode_import(text)
+        if export.format == FORMAT_NAME and export.version == 2 and type(export.version) is int:
+            return Conversation._adopt(_checked(export.messages))
+    except _DECODE_ERRORS:
+        pass  # anything else: the checks below say what is wrong
     try:
         envelope = _decode_envelope(text)
     except _DECODE_ERRORS as exc:
@@ -235,16 +281,15 @@ def loads_conversation(text: str | bytes, session_id: str | None = None) -> Conv
             session_id=session_id,
         )
     if envelope.version == 1:  # the payloads alone, no ids or times
-        bodies = [bytes(raw) for raw in envelope.messages]
+        bodies = envelope.messages
         try:
-            if not all(body.startswith(b"{") for body in bodies):
+            if not all(bytes(memoryview(body)[:1]) == b"{" for body in bodies):
                 raise SerializationError("a version 1 message must be a JSON object")
             _check_payloads(bodies)
         except _DECODE_ERRORS as exc:
             raise _malformed(exc, session_id) from exc
         return Conversation._adopt([Message._from_raw(body, None, None) for body in bodies])
-    rows = [bytes(raw) for raw in envelope.messages]
-    return Conversation._adopt(decode_messages(rows, session_id))
+    return Conversation._adopt(decode_messages(envelope.messages, session_id))  # type: ignore[arg-type]
 
 
 def encode_labels(labels: Mapping[str, str]) -> str:

@@ -163,7 +163,7 @@ def test_a_row_that_ends_inside_an_object_is_refused_even_if_the_next_one_closes
         '{"id":"c","at":1,"m":{}}]}}',
     ]
     for rows in (format_1, format_2):
-        with pytest.raises(SerializationError, match="not one JSON object") as caught:
+        with pytest.raises(SerializationError, match="trailing characters") as caught:
             decode_messages(rows, "s")
         assert caught.value.session_id == "s"
 
