@@ -305,7 +305,13 @@ class _MessageMeta(_StructMeta):  # type: ignore[misc]  # msgspec's metaclass is
         return _build(cls, *args, **kwargs)
 
 
-class Message(msgspec.Struct, metaclass=_MessageMeta, gc=False, forbid_unknown_fields=True):
+class Message(
+    msgspec.Struct,
+    metaclass=_MessageMeta,
+    gc=False,
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+):
     """One message or item of a conversation; immutable, so stores share it without copying.
 
     A message holds a *payload*: the JSON object a framework handed over (an OpenAI
@@ -331,13 +337,15 @@ class Message(msgspec.Struct, metaclass=_MessageMeta, gc=False, forbid_unknown_f
     :raises TypeError: on a field of the wrong type
     """
 
-    # The fields are a stored row of wire format 2 (docs/wire-format.md), so decoding
-    # rows builds messages in C, with no Python code run per message. ``Message(...)``
-    # goes through _MessageMeta to the checking constructor (_build) instead.
+    # The fields are a stored row of wire format 2 (docs/wire-format.md), in its order,
+    # so the parser builds loaded messages in C and the encoder writes rows, with no
+    # Python code run per message. ``Message(...)`` goes through _MessageMeta to the
+    # checking constructor (_build) instead.
+    _id: _MessageId | None = msgspec.field(name="id")
+    _created_at: float | None = msgspec.field(name="at")
     _raw: msgspec.Raw = msgspec.field(name="m")  # the payload as compact JSON: the truth
-    _id: _MessageId | None = msgspec.field(default=None, name="id")
-    _created_at: float | None = msgspec.field(default=None, name="at")
-    # The typed fields, parsed on first use. Declared None so that no row can fill it.
+    # The typed fields, parsed on first use (a row never holds it: omitted while None,
+    # and declared None so that no row can fill it).
     _view: None = msgspec.field(default=None, name="~view")
 
     if TYPE_CHECKING:  # what mypy should see instead of the fields' __init__
@@ -367,7 +375,7 @@ class Message(msgspec.Struct, metaclass=_MessageMeta, gc=False, forbid_unknown_f
         # Without re-checking: the caller has checked (or made) the payload.
         if type(raw) is bytes:
             raw = msgspec.Raw(raw)
-        message: Message = _struct_call(Message, raw, id, created_at)
+        message: Message = _struct_call(Message, id, created_at, raw)
         return message
 
     def _stamped(self, id: str, created_at: float) -> Message:  # noqa: A002
@@ -613,7 +621,8 @@ def _build(
     _check_json(payload, "Message")
     _check_stamp(id, created_at)
     raw = msgspec.Raw(_encode_json(payload))
-    message: Message = _struct_call(cls, raw, id, None if created_at is None else float(created_at))
+    at = None if created_at is None else float(created_at)
+    message: Message = _struct_call(cls, id, at, raw)
     return message
 
 
@@ -690,7 +699,7 @@ def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Messa
                 message_id = f"{head}{next(_COUNTER) & 0xFFFFFFFF:08x}"
             created_at = message._created_at
             message = _struct_call(  # Message._from_raw, inlined: the write path
-                Message, message._raw, message_id, now if created_at is None else created_at
+                Message, message_id, now if created_at is None else created_at, message._raw
             )
         append(message)
     return result

@@ -71,7 +71,7 @@ class _Row(msgspec.Struct, gc=False):
 class _Export(msgspec.Struct, gc=False):
     format: str
     version: int
-    messages: list[_Row]
+    messages: list[_Row] | list[Message]
 
 
 class _Import(msgspec.Struct, gc=False):
@@ -115,6 +115,9 @@ _decode_known_list = msgspec.json.Decoder(list[_Known]).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_import = msgspec.json.Decoder(_Import).decode
 _row_fields = operator.attrgetter("_id", "_created_at", "_raw")
+_raw_of = operator.attrgetter("_raw")
+_id_of = operator.attrgetter("_id")
+_view_of = operator.attrgetter("_view")
 _decode_any = msgspec.json.decode
 _encode_str = msgspec.json.encode
 _encode = msgspec.json.Encoder().encode
@@ -137,6 +140,8 @@ _LONG_RUN = b"0" * 200
 
 def encode_message(message: Message) -> str:
     """The message's stored form (see the module docstring)."""
+    if message._view is None:  # a Message encodes as its row while it caches nothing
+        return _encode(message).decode()
     return _encode(_Row(message._id, message._created_at, message._raw)).decode()
 
 
@@ -184,7 +189,7 @@ def _check_payloads(raws: list[msgspec.Raw]) -> None:
 
 def _check_ids(messages: list[Message]) -> None:
     # Lengths were checked by the decoder; printable all at once (none is empty).
-    ids = "".join(filter(None, [message._id for message in messages]))
+    ids = "".join(filter(None, map(_id_of, messages)))
     if not ids.isprintable():
         bad = next(m._id for m in messages if m._id is not None and not m._id.isprintable())
         raise SerializationError(f"a message id must be 1 to 512 printable characters: {bad!r:.80}")
@@ -241,14 +246,17 @@ def decode_messages(texts: list[str] | list[bytes], session_id: str | None = Non
 
 def _checked(messages: list[Message]) -> list[Message]:
     """The messages the parser built from rows, once their payloads and ids pass."""
-    _check_payloads([message._raw for message in messages])
+    _check_payloads(list(map(_raw_of, messages)))
     _check_ids(messages)
     return messages
 
 
 def dumps_conversation(conversation: Conversation | Iterable[Message]) -> str:
     """A whole conversation in the versioned envelope (for export and import)."""
-    rows = list(starmap(_Row, map(_row_fields, conversation)))
+    messages = list(conversation)
+    rows: list[_Row] | list[Message] = messages
+    if any(map(_view_of, messages)):  # some cache their typed fields: rows without them
+        rows = list(starmap(_Row, map(_row_fields, messages)))
     return _encode(_Export(FORMAT_NAME, FORMAT_VERSION, rows)).decode()
 
 
