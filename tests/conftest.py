@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from redis_helpers import PrivateCluster
 
 pytest_plugins = ["blockbuster_plugin"]
 
@@ -61,3 +66,12 @@ def postgres_dsn() -> str:
 def redis_url() -> str:
     """The Redis URL to test against; skips (or fails in CI) when it is down."""
     return _require("Redis", REDIS_URL, 6379, "AGENT_SESSION_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
+    """A private 3-master Redis Cluster for the session (tests/redis_helpers.py); skips
+    (or fails in CI) when it cannot start. Its processes are killed at the end."""
+    from redis_helpers import private_cluster  # here: redis-py is an optional extra
+
+    yield from private_cluster(str(tmp_path_factory.mktemp("redis-cluster")), REQUIRE_SERVICES)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis_helpers import PrivateCluster, new_prefix
 
 from agent_session import AsyncRedisStore, AsyncSessionStore
 from agent_session.testing import AsyncStoreContract
@@ -44,3 +45,16 @@ class TestRedisStore(AsyncStoreContract):
 class TestLayeredOverRedis(TestRedisStore):
     async def make_store(self, **options: Any) -> AsyncSessionStore:
         return await layered_over(super().make_store, **options)
+
+
+class TestRedisClusterStore(AsyncStoreContract):
+    """The contract on a private 3-master Redis Cluster (``redis+cluster://``)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_cluster: PrivateCluster) -> Iterator[None]:
+        self.url, self.prefix = redis_cluster.cluster_url, new_prefix()
+        yield
+        redis_cluster.flush()
+
+    async def make_store(self, **options: Any) -> AsyncSessionStore:
+        return AsyncRedisStore(self.url, prefix=self.prefix, **options)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis_helpers import PrivateCluster, new_prefix
 
 from agent_session import RedisStore, SessionStore
 from agent_session.testing import StoreContract
@@ -45,3 +46,16 @@ class TestRedisStore(StoreContract):
 class TestLayeredOverRedis(TestRedisStore):
     def make_store(self, **options: Any) -> SessionStore:
         return layered_over(super().make_store, **options)
+
+
+class TestRedisClusterStore(StoreContract):
+    """The contract on a private 3-master Redis Cluster (``redis+cluster://``)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_cluster: PrivateCluster) -> Iterator[None]:
+        self.url, self.prefix = redis_cluster.cluster_url, new_prefix()
+        yield
+        redis_cluster.flush()
+
+    def make_store(self, **options: Any) -> SessionStore:
+        return RedisStore(self.url, prefix=self.prefix, **options)

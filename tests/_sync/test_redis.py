@@ -159,6 +159,7 @@ def test_every_call_on_a_session_is_one_round_trip(redis_url: str, prefix: str) 
         "append": lambda: store.append("s", _user("b"), _user("c")),
         "load": lambda: store.load("s"),
         "load last": lambda: store.load("s", last=1),
+        "load_with_metadata": lambda: store.load_with_metadata("s"),
         "pop": lambda: store.pop("s"),
         "touch": lambda: store.touch("s", ttl=30),
         "delete": lambda: store.delete("s"),
@@ -691,6 +692,7 @@ def test_a_session_key_of_the_wrong_type_raises_serialization_error(
             "append": lambda: store.append("s", _user("z")),
             "load": lambda: store.load("s"),
             "load last": lambda: store.load("s", last=1),
+            "load_with_metadata": lambda: store.load_with_metadata("s"),
             "pop": lambda: store.pop("s"),
             "touch": lambda: store.touch("s"),
         }
@@ -743,6 +745,7 @@ def test_a_garbled_meta_field_raises_serialization_error_on_every_read(
             reads["exists"] = lambda: store.exists("s")
         if field in ("expires", "updated", "count", "size"):  # what load reads
             reads["load"] = lambda: store.load("s")
+        reads["load_with_metadata"] = lambda: store.load_with_metadata("s")  # reads all
         for name, read in reads.items():
             with pytest.raises(SerializationError) as raised:
                 read()
@@ -809,3 +812,39 @@ def test_a_stray_index_entry_never_breaks_the_listings(
         assert peek.zscore(prefix + "{}index:expiry", "b") is None
         assert store.clear() == len(listed)
         assert keys_under(redis_url, prefix) == []
+
+
+def test_load_with_metadata_is_one_script_and_never_gives_up(
+    redis_url: str, prefix: str
+) -> None:
+    # The base class's default reads the metadata, the messages and the metadata again
+    # until no write came in between (it gives up after 20 tries under steady writes);
+    # the Redis store reads both in one script: never a retry, never a give-up.
+    with RedisStore(redis_url, prefix=prefix) as store:
+        store.append("s", _user("0"))
+        snapshots: list[tuple[int, int]] = []
+
+        def writer(n: int) -> None:
+            for i in range(50):
+                store.append("s", _user(f"{n}:{i}"))
+
+        def reader() -> None:
+            for _ in range(80):
+                conversation, meta = store.load_with_metadata("s")
+                assert len(conversation) == meta.message_count
+                assert [m.content for m in conversation][-1] is not None
+                snapshots.append((meta.version, meta.message_count))
+
+        with Nursery() as nursery:
+            for n in range(4):
+                nursery.start_soon(writer, n)
+            nursery.start_soon(reader)
+        assert all(version == count for version, count in snapshots)  # one append each
+        assert snapshots == sorted(snapshots)
+
+        def apart(session_id: str) -> Any:
+            raise AssertionError("load_with_metadata read the metadata apart")
+
+        store._get_metadata = apart  # type: ignore[method-assign]
+        conversation, meta = store.load_with_metadata("s", last=2)
+        assert meta.message_count == 201 and meta.version == 201 and len(conversation) == 2

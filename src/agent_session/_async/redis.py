@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import json
 import logging
 import math
+import threading  # noqa: TID251  # a lock around making a client, never held across an await
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .._backends import redis as scripts
 from .._backends.loops import PerLoop
@@ -29,6 +31,7 @@ from .._errors import (
     SessionNotFound,
     StoreClosed,
     VersionConflict,
+    backend_failure,
 )
 from .._metadata import EMPTY_LABELS, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
@@ -70,6 +73,12 @@ _CLOSE_POLL = 0.005
 #: Connections per client (per event loop) a URL-built store opens at most; more
 #: concurrent calls wait for one (up to socket_timeout).
 _MAX_CONNECTIONS = 100
+#: Cluster: index records per INDEX script call (six arguments each).
+_INDEX_BATCH = 200
+#: Cluster: index updates that failed, kept to be sent again, at most (per store).
+_MAX_PENDING = 10_000
+#: The URL schemes of a Redis Cluster, and the redis-py scheme each stands for.
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
 def _text(value: Any) -> str:
@@ -124,28 +133,101 @@ def _check_url_options(url: str, driver_name: str) -> None:
     if unknown:
         raise ValueError(
             f"unknown Redis URL parameter {unknown[0]!r} in {url!r:.200}: redis-py does not "
-            "take it (Redis Cluster needs a RedisCluster client, not a URL parameter)"
+            "take it (for a Redis Cluster, use a redis+cluster:// or rediss+cluster:// URL)"
         )
+
+
+def _cluster_url(url: str) -> str | None:
+    """The redis-py URL of a ``redis+cluster://`` / ``rediss+cluster://`` URL; None for
+    any other URL.
+
+    :raises ValueError: on a database other than 0 (a cluster has only database 0)
+    """
+    parts = urlsplit(url)
+    scheme = _CLUSTER_SCHEMES.get(parts.scheme.lower())
+    if scheme is None:
+        return None
+    dbs = [parts.path.strip("/")]
+    dbs += [value for name, value in parse_qsl(parts.query, keep_blank_values=True) if name == "db"]
+    for db in dbs:
+        if db not in ("", "0"):
+            raise ValueError(
+                f"database {db!r} in Redis Cluster URL {url!r:.200}: a Redis Cluster has "
+                "database 0 only (leave it out, or give /0)"
+            )
+    if not parts.hostname:
+        raise ValueError(f"Redis Cluster URL {url!r:.200} names no host: redis+cluster://host:port")
+    return urlunsplit(parts._replace(scheme=scheme))
 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+class _Script:
+    """A Lua script and its SHA-1 (sent as ``EVALSHA``; on ``NOSCRIPT``, as ``EVAL``,
+    which also loads it into that server's script cache)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
+
+
 class _Scripts:
-    """The store's Lua scripts, registered with its client (redis-py ``Script`` objects,
-    which know each script's SHA-1 and load it again on ``NOSCRIPT``)."""
+    """The store's Lua scripts (the same for every store: made once)."""
 
-    __slots__ = ("append", "delete", "load", "pop", "save", "touch")
+    __slots__ = ("append", "delete", "index", "load", "pop", "save", "touch")
 
-    def __init__(self, client: Any) -> None:
-        register = client.register_script
-        self.save = register(scripts.SAVE)
-        self.append = register(scripts.APPEND)
-        self.pop = register(scripts.POP)
-        self.touch = register(scripts.TOUCH)
-        self.delete = register(scripts.DELETE)
-        self.load = register(scripts.LOAD)
+    def __init__(self) -> None:
+        self.save = _Script(scripts.SAVE)
+        self.append = _Script(scripts.APPEND)
+        self.pop = _Script(scripts.POP)
+        self.touch = _Script(scripts.TOUCH)
+        self.delete = _Script(scripts.DELETE)
+        self.load = _Script(scripts.LOAD)
+        self.index = _Script(scripts.INDEX)
+
+
+_SCRIPTS = _Scripts()
+
+
+class _Lazy:
+    """A client made on its first use: a blocking ``RedisCluster`` connects to the
+    cluster as it is made, and a store's constructor touches no network."""
+
+    __slots__ = ("_lock", "_make", "_made")
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._made: Any = None
+        self._lock = threading.Lock()
+
+    def made(self) -> Any:
+        made = self._made
+        if made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = self._make()
+                made = self._made
+        return made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    async def aclose(self) -> None:
+        made = self._made
+        if made is None:
+            return
+        await made.aclose()
+        # redis-py's blocking RedisCluster gives each node a client over a pool of its
+        # own, which closing the client leaves connected: disconnect those pools too
+        # (the asyncio one closes its nodes' connections itself; they have no such pool).
+        for node in made.get_nodes():
+            pool = getattr(getattr(node, "redis_connection", None), "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
 
 
 class _InFlight:
@@ -198,9 +280,14 @@ class AsyncRedisStore(AsyncSessionStore):
     so Redis reclaims them itself; after that the session reads as not found.
 
     The indexes behind ``list_sessions``, ``iter_sessions``, ``find_sessions`` and
-    ``purge_expired`` are keys of their own, updated by the same scripts. On a Redis
-    Cluster those scripts would cross slots: this store targets one Redis server (or
-    a primary with replicas). Readers re-check each session's own keys, so an index
+    ``purge_expired`` are keys of their own, updated by the same scripts on one Redis
+    server (or a primary with replicas). On a Redis Cluster (a ``RedisCluster`` client,
+    or a ``redis+cluster://`` URL) the index keys share a hash tag of their own, so the
+    index is one slot, and each write is two calls: the session's script on its slot
+    (atomic, as on one server), then the index script; an index update that fails
+    leaves the write done and acknowledged, is sent again with the store's next index
+    call, and :meth:`repair_index` rebuilds the index from the sessions
+    (``docs/redis-cluster.md``). Readers re-check each session's own keys, so an index
     entry of a session Redis reclaimed is never returned (and is dropped on sight).
     A session whose keys were damaged behind the store's back (a malformed field, a
     key of the wrong type) raises :class:`SerializationError` when it is read or
@@ -221,18 +308,20 @@ class AsyncRedisStore(AsyncSessionStore):
     and the loops of several threads at once. The blocking client is thread-safe:
     the sync flavour keeps one.
 
-    :param url_or_client: a ``redis://`` / ``rediss://`` / ``unix://`` URL (the store
-        owns its clients and connection pools and closes them), or a client of yours
-        (``redis.asyncio.Redis`` for the async store, ``redis.Redis`` for the sync one;
-        never closed by the store). A ``redis.asyncio`` client of yours belongs to the
-        event loop of the store's first call: a call from another loop raises
-        ``RuntimeError`` (give a URL to use the store from several loops). The store's
-        own clients never retry a command: a write that failed may or may not have
-        been applied, and repeating it could apply it twice. A client of yours keeps
-        its own retry policy (redis-py 6+ retries by default): build it with
-        ``retry=None`` for the same guarantee, and, with redis-py 7.1+, with a
-        ``driver_info`` (``redis.DriverInfo()``), or it reads its package metadata from
-        disk at every new connection, on the event loop.
+    :param url_or_client: a ``redis://`` / ``rediss://`` / ``unix://`` URL, or
+        ``redis+cluster://host:port`` / ``rediss+cluster://host:port`` for a Redis
+        Cluster (any one node; database 0 only), the store owning its clients and
+        connection pools and closing them; or a client of yours (``redis.asyncio.Redis``
+        or ``redis.asyncio.RedisCluster`` for the async store, ``redis.Redis`` or
+        ``redis.RedisCluster`` for the sync one; never closed by the store). A
+        ``redis.asyncio`` client of yours belongs to the event loop of the store's
+        first call: a call from another loop raises ``RuntimeError`` (give a URL to use
+        the store from several loops). The store's own clients never retry a command:
+        a write that failed may or may not have been applied, and repeating it could
+        apply it twice. A client of yours keeps its own retry policy (redis-py 6+
+        retries by default): build it with ``retry=None`` for the same guarantee, and,
+        with redis-py 7.1+, with a ``driver_info`` (``redis.DriverInfo()``), or it reads
+        its package metadata from disk at every new connection, on the event loop.
     :param prefix: the start of every key this store writes
     :param default_ttl: seconds or ``timedelta`` a new session lives after its last
         write; None: forever
@@ -245,7 +334,8 @@ class AsyncRedisStore(AsyncSessionStore):
         gives up (for a URL; a client of yours keeps its own timeouts)
     :raises ImportError: if redis-py is not installed (``pip install agent-session[redis]``)
     :raises TypeError: if ``url_or_client`` is neither a URL nor a client of the right kind
-    :raises ValueError: on a bad TTL, limit or timeout
+    :raises ValueError: on a bad TTL, limit, timeout or URL (a parameter redis-py does
+        not take, a cluster URL naming a database other than 0)
     """
 
     name = "redis"
@@ -253,7 +343,7 @@ class AsyncRedisStore(AsyncSessionStore):
     _asyncio_only = True  # redis.asyncio; the sync twin's check is a no-op
     url_spec = URLSpec(
         "redis",
-        ("redis", "rediss", "unix"),
+        ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"),
         {**COMMON_OPTIONS, "prefix": str, "socket_timeout": float},
         target=driver_url,
         driver_parameters=True,  # redis-py's own URL parameters (``?db=1``) pass through
@@ -274,6 +364,8 @@ class AsyncRedisStore(AsyncSessionStore):
     ) -> None:
         driver, errors = scripts.aredis_driver()
         self._driver_errors = errors
+        #: Cluster: what a write's index update may meet, after the write is done.
+        self._index_errors: tuple[type[BaseException], ...] = (StoreClosed, *errors)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {prefix!r}")
         if not prefix:
@@ -293,8 +385,12 @@ class AsyncRedisStore(AsyncSessionStore):
         # A round trip in flight ends within the socket timeout: closing waits that long.
         self._close_wait = 5.0 if timeout is None else timeout
         make: Any = None
+        cluster = False
         if isinstance(url_or_client, str):
-            _check_url_options(url_or_client, driver.__name__)
+            cluster_url = _cluster_url(url_or_client)
+            cluster = cluster_url is not None
+            url = url_or_client if cluster_url is None else cluster_url
+            _check_url_options(url, driver.__name__)
             options = {
                 "decode_responses": True,
                 "socket_timeout": timeout,
@@ -302,9 +398,21 @@ class AsyncRedisStore(AsyncSessionStore):
                 "retry": None,  # never repeat a write whose outcome is unknown
                 **scripts.client_options(driver),
             }
-            url = url_or_client
+
+            def make_cluster() -> Any:
+                # MOVED and ASK redirections are followed (redis-py's own loop); a
+                # command that failed on a connection is not sent again (its outcome is
+                # unknown), so a write is never applied twice.
+                retry = importlib.import_module(driver.__name__ + ".retry").Retry
+                backoff = importlib.import_module("redis.backoff").NoBackoff
+                return driver.RedisCluster.from_url(
+                    url, **{**options, "retry": retry(backoff(), 0)}
+                )
 
             def make() -> Any:
+                if cluster:
+                    # Made at its first use: a blocking RedisCluster connects when made.
+                    return _Lazy(make_cluster)
                 # Redis.from_url, but with a pool that waits for a free connection: the
                 # default one refuses call 101 at once (MaxConnectionsError; the soak run
                 # with 200 tasks on one store found it).
@@ -317,14 +425,17 @@ class AsyncRedisStore(AsyncSessionStore):
 
             client = make()  # the first loop's (and the URL's check, now)
             self._owns_client = True
-        elif isinstance(url_or_client, driver.Redis):
+        elif isinstance(url_or_client, (driver.Redis, driver.RedisCluster)):
             client = url_or_client
+            cluster = isinstance(url_or_client, driver.RedisCluster)
             self._owns_client = False
         else:
             raise TypeError(
-                f"url_or_client must be a Redis URL or a {driver.__name__}.Redis client, "
-                f"not {url_or_client!r:.100}"
+                f"url_or_client must be a Redis URL or a {driver.__name__}.Redis or "
+                f"{driver.__name__}.RedisCluster client, not {url_or_client!r:.100}"
             )
+        #: True on a Redis Cluster: each write is its session's script, then the index's.
+        self._cluster = cluster
         # redis.asyncio's clients belong to the loop that first used them: one per loop.
         self._clients = PerLoop(
             client,
@@ -335,9 +446,19 @@ class AsyncRedisStore(AsyncSessionStore):
             timeout=self._close_wait,
         )
         self._prefix = prefix
-        self._ids = prefix + "{}index:ids"
-        self._updated = prefix + "{}index:updated"
-        self._expiry = prefix + "{}index:expiry"
+        # The index keys start with `_ix`: on one server, ``P{}``; on a cluster, ``P{P}``,
+        # the prefix as hash tag, so the whole index is in one slot (one atomic script).
+        # The session scripts get `_p` as their prefix: '' on a cluster, where they leave
+        # the index to the INDEX script.
+        self._ix = prefix + ("{" + prefix + "}" if cluster else "{}")
+        self._p = "" if cluster else prefix
+        self._ids = self._ix + "index:ids"
+        self._updated = self._ix + "index:updated"
+        self._expiry = self._ix + "index:expiry"
+        self._state = self._ix + "index:state"  # cluster only
+        #: Cluster: index updates whose call failed, by session id, sent again with the
+        #: next index call (they are ordered and idempotent: a late one changes nothing).
+        self._pending: dict[str, list[str]] = {}
         limits = self._limits
         # Per-store settings travel as one argument: fewer to send on every write.
         self._config = "|".join(
@@ -345,13 +466,13 @@ class AsyncRedisStore(AsyncSessionStore):
                 "" if self._default_ttl is None else _num(self._default_ttl),
                 "" if limits.max_messages is None else str(limits.max_messages),
                 "" if limits.max_session_bytes is None else str(limits.max_session_bytes),
-                prefix,
+                self._p,
             ]
         )
         exceptions = importlib.import_module("redis.exceptions")
         self._noscript = exceptions.NoScriptError
         self._response_error = exceptions.ResponseError
-        self._scripts = _Scripts(client)  # the SHA-1s only: every call names its client
+        self._scripts = _SCRIPTS
         self._in_flight = _InFlight(self)
 
     # -- plumbing ---------------------------------------------------------------------
@@ -379,21 +500,47 @@ class AsyncRedisStore(AsyncSessionStore):
         base = f"{self._prefix}{{{tag}}}:"
         return [base + "meta", base + "msgs"]
 
-    async def _run(self, script: Any, keys: list[str], args: list[str]) -> Any:
-        """Run a registered script: one ``EVALSHA`` round trip.
+    async def _run(self, script: _Script, keys: list[str], args: list[str]) -> Any:
+        """Run a script: one ``EVALSHA`` round trip (on a cluster, to the keys' node).
 
         Sent straight through the client: a redis-py ``Script`` call costs ~6 us more
-        per call. On ``NOSCRIPT`` the ``Script`` loads the script and runs it again.
+        per call. On ``NOSCRIPT`` (the server's script cache was flushed, or a cluster
+        node never saw it) the script is sent whole with ``EVAL``, which caches it.
         """
         with self._in_flight:
             client = self._client
             try:
                 return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             except self._noscript:
-                return await script(keys=keys, args=args, client=client)
+                return await client.execute_command("EVAL", script.source, len(keys), *keys, *args)
+
+    async def _run_many(
+        self, script: _Script, calls: list[tuple[list[str], list[str]]]
+    ) -> list[Any]:
+        """Run a script once per ``(keys, args)``: one pipelined round trip (on a cluster,
+        one per node). Those that met ``NOSCRIPT`` (and so did not run) are sent again
+        with ``EVAL``. The first failure, if any, is raised."""
+        with self._in_flight:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                results = list(await pipe.execute(raise_on_error=False))
+            again = [i for i, result in enumerate(results) if isinstance(result, self._noscript)]
+            if again:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for i in again:
+                        keys, args = calls[i]
+                        pipe.execute_command("EVAL", script.source, len(keys), *keys, *args)
+                    rerun = await pipe.execute(raise_on_error=False)
+                    for i, result in zip(again, rerun, strict=True):
+                        results[i] = result
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
 
     def _label_key(self, key: str, value: str) -> str:
-        return f"{self._prefix}{{}}label:{len(key.encode('utf-8'))}:{key}={value}"
+        return f"{self._ix}label:{len(key.encode('utf-8'))}:{key}={value}"
 
     def _ttl_arg(self, ttl: float | None | Default) -> str:
         if ttl is DEFAULT:
@@ -514,7 +661,10 @@ class AsyncRedisStore(AsyncSessionStore):
             *(encode_message(message) for message in stamped),
         ]
         reply = await self._run(self._scripts.save, self._keys(session_id), argv)
-        return self._written(session_id, reply, args.expected_version)
+        meta = self._written(session_id, reply, args.expected_version)
+        if self._cluster:
+            await self._index_write(session_id, _text(reply))
+        return meta
 
     async def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         # One script whose cost does not depend on the session's length (RPUSH).
@@ -530,7 +680,10 @@ class AsyncRedisStore(AsyncSessionStore):
         ]
         argv += [encode_message(message) for message in stamped]
         reply = await self._run(self._scripts.append, self._keys(session_id), argv)
-        return self._written(session_id, reply, args.expected_version)
+        meta = self._written(session_id, reply, args.expected_version)
+        if self._cluster:
+            await self._index_write(session_id, _text(reply))
+        return meta
 
     async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         keys = self._keys(session_id)
@@ -542,9 +695,12 @@ class AsyncRedisStore(AsyncSessionStore):
         expected = "" if expected_version is None else str(expected_version)
         message: Message | None = None
         for _ in range(_POP_ATTEMPTS):
-            argv = [_num(self._clock()), session_id, self._prefix, mode, body, size, expected]
+            argv = [_num(self._clock()), session_id, self._p, mode, body, size, expected]
             reply = _text(await self._run(self._scripts.pop, keys, argv))
             if reply == "ok":
+                return message
+            if reply.startswith("ok|"):  # a cluster's: the state, for the index
+                await self._index_write(session_id, reply)
                 return message
             if reply.startswith("conflict|"):
                 raise VersionConflict(session_id, expected_version or 0, int(reply[9:]))
@@ -570,14 +726,32 @@ class AsyncRedisStore(AsyncSessionStore):
         )
 
     async def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
-        argv = [_num(self._clock()), session_id, self._ttl_arg(ttl), self._prefix]
+        argv = [_num(self._clock()), session_id, self._ttl_arg(ttl), self._p]
         reply = await self._run(self._scripts.touch, self._keys(session_id), argv)
-        return self._written(session_id, reply, None)
+        meta = self._written(session_id, reply, None)
+        if self._cluster:
+            await self._index_write(session_id, _text(reply))
+        return meta
 
     async def _delete(self, session_id: str) -> bool:
-        argv = [_num(self._clock()), session_id, self._prefix, "delete"]
+        argv = [_num(self._clock()), session_id, self._p, "delete"]
         removed = await self._run(self._scripts.delete, self._keys(session_id), argv)
-        return int(removed) == 1
+        if not self._cluster:
+            return int(removed) == 1
+        # Then the index: a failure there leaves entries that the readers drop on sight.
+        self._pending.pop(session_id, None)
+        records = self._index_records([session_id], [None], [_text(removed)], "delete", [])
+        if records:
+            try:
+                await self._run_index(records)
+            except self._index_errors as exc:
+                logger.warning(
+                    "Redis Cluster: session %r was deleted but its index entries were not "
+                    "(%r); the listings drop them when they meet them",
+                    session_id,
+                    exc,
+                )
+        return _text(removed).startswith("removed|1")
 
     async def _delete_many(
         self, ids: list[str], mode: str, label_keys: list[str] | None = None
@@ -589,27 +763,126 @@ class AsyncRedisStore(AsyncSessionStore):
         """
         now = _num(self._clock())
         extra = label_keys or []
+        if not self._cluster:
+            calls = [(self._keys(sid), [now, sid, self._prefix, mode, *extra]) for sid in ids]
+            return [int(outcome) for outcome in await self._run_many(self._scripts.delete, calls)]
+        # A cluster: the index states first, then each session's own script, then the
+        # index script, which drops an entry only if no write changed it in between
+        # (the state read first is the proof: every index update changes it).
         with self._in_flight:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for session_id in ids:
-                    argv = [now, session_id, self._prefix, mode, *extra]
-                    await self._scripts.delete(keys=self._keys(session_id), args=argv, client=pipe)
-                return [int(outcome) for outcome in await pipe.execute()]
+            seen = list(await self._client.hmget(self._state, ids))
+        calls = [(self._keys(sid), [now, sid, "", mode]) for sid in ids]
+        replies = [_text(reply) for reply in await self._run_many(self._scripts.delete, calls)]
+        records = self._index_records(ids, seen, replies, mode, extra)
+        if records:
+            await self._run_index(records)
+        return [
+            int(reply.split("|")[1]) if reply.startswith("removed|") else 0 for reply in replies
+        ]
+
+    def _index_records(
+        self,
+        ids: list[str],
+        seen: list[Any],
+        replies: list[str],
+        mode: str,
+        label_keys: list[str],
+    ) -> list[list[str]]:
+        """Cluster: the INDEX records for the DELETE script's replies (see its comment).
+
+        :param seen: each id's index state as read before its session's keys were
+            looked at (None: not read, or none)
+        """
+        extra = json.dumps(label_keys, ensure_ascii=False) if label_keys else ""
+        records: list[list[str]] = []
+        for session_id, state, reply in zip(ids, seen, replies, strict=True):
+            fields = reply.split("|")
+            if fields[0] == "gone":
+                if mode != "delete":  # delete read no state: the readers clean up
+                    records.append(["drop_if", session_id, _text(state or ""), "", "", extra])
+            elif fields[0] == "removed":
+                records.append(["drop_le", session_id, fields[2], fields[3], "", extra])
+            elif fields[0] == "live" and mode == "purge":
+                records.append(["expiry_le", session_id, fields[2], fields[3], fields[1], ""])
+        return records
+
+    async def _index_write(self, session_id: str, reply: str) -> None:
+        """Cluster, after a write's session script: the index update, the second call.
+
+        The write is done (and acknowledged) whatever happens here: an index update that
+        fails is kept and sent again with the next index call of this store, and
+        :meth:`repair_index` rebuilds the index from the sessions themselves.
+        """
+        _ok, _created, updated, expires, _count, _size, version, labels = reply.split("|", 7)
+        record = ["sync", session_id, updated, version, expires, labels]
+        self._keep(record)
+        try:
+            await self._run_index([])
+        except self._index_errors as exc:
+            logger.warning(
+                "Redis Cluster: session %r was written but the index update failed (%r); "
+                "it is sent again with this store's next index call (or run "
+                "repair_index())",
+                session_id,
+                exc,
+            )
+
+    def _keep(self, record: list[str]) -> None:
+        """Keep a ``sync`` record until an index call delivers it (the newest per id)."""
+        held = self._pending.get(record[1])
+        if held is not None and (float(held[2]), int(held[3])) > (
+            float(record[2]),
+            int(record[3]),
+        ):
+            return
+        self._pending[record[1]] = record
+        while len(self._pending) > _MAX_PENDING:
+            dropped = next(iter(self._pending))
+            self._pending.pop(dropped, None)
+            logger.warning(
+                "Redis Cluster: too many index updates failed; the one of session %r is "
+                "dropped: run repair_index() once the cluster is healthy",
+                dropped,
+            )
+
+    async def _run_index(self, records: list[list[str]]) -> None:
+        """Cluster: apply index records, and every kept one, with the INDEX script
+        (atomic: the whole index is in one slot)."""
+        held = list(self._pending.values())
+        todo = held + records
+        for start in range(0, len(todo), _INDEX_BATCH):
+            batch = todo[start : start + _INDEX_BATCH]
+            argv = [self._ix, *(field for record in batch for field in record)]
+            await self._run(self._scripts.index, [self._state], argv)
+        for record in held:  # delivered: forget it, unless a newer one came meanwhile
+            if self._pending.get(record[1]) is record:
+                self._pending.pop(record[1], None)
+
+    async def _flush_index(self) -> None:
+        """Cluster: deliver kept index updates before a listing reads the index."""
+        if self._cluster and self._pending:
+            await self._run_index([])
 
     async def _purge_expired(self) -> int:
         # Walks the expiry index, so the cost grows with the expired sessions only. It
         # also drops the index entries of sessions Redis already reclaimed.
+        await self._flush_index()
         removed = 0
+        handled: set[str] = set()
         while True:
             with self._in_flight:
                 raw = await self._client.zrangebyscore(
                     self._expiry, "-inf", _num(self._clock()), start=0, num=_PAGE
                 )
-            if not raw:
+            ids = [_text(item) for item in raw]
+            if not ids or handled.issuperset(ids):
+                # (On a cluster, a write racing with this purge can keep an entry in
+                # range for a moment: seen twice, it is left to the next purge.)
                 return removed
+            handled.update(ids)
             # Each id leaves the range: removed, re-scored to its live expiry, or (a
             # session whose expiry cannot be read) dropped from the index.
-            outcomes = await self._delete_many([_text(item) for item in raw], "purge")
+            outcomes = await self._delete_many(ids, "purge")
             removed += outcomes.count(2)
             if len(raw) < _PAGE:
                 return removed
@@ -621,6 +894,19 @@ class AsyncRedisStore(AsyncSessionStore):
         async for _session_id in self._iter_sessions(None):
             live += 1
         pattern = _glob_escape(self._prefix) + "{*"  # every key of ours, no other store's
+        if self._cluster:
+            # SCAN on every primary; UNLINK split by slot (redis-py sends each its own).
+            self._pending.clear()
+            batch: list[str] = []
+            with self._in_flight:
+                async for key in self._client.scan_iter(match=pattern, count=1000):
+                    batch.append(key)
+                    if len(batch) >= 1000:
+                        await self._client.unlink(*batch)
+                        batch = []
+                if batch:
+                    await self._client.unlink(*batch)
+            return live
         cursor: Any = 0
         while True:
             with self._in_flight:
@@ -633,19 +919,43 @@ class AsyncRedisStore(AsyncSessionStore):
     # -- reads ------------------------------------------------------------------------
 
     async def _load(self, session_id: str, last: int | None) -> Conversation:
+        conversation, _meta = await self._read(session_id, last, False)
+        return conversation
+
+    async def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        # One script: the messages and the metadata of one moment (a session's keys are
+        # in one slot, on a cluster too), however busy the session.
+        conversation, meta = await self._read(session_id, last, True)
+        assert meta is not None  # asked for
+        return conversation, meta
+
+    async def _read(
+        self, session_id: str, last: int | None, with_meta: bool
+    ) -> tuple[Conversation, SessionMetadata | None]:
+        """The LOAD script: the session's messages (the newest ``last``), and its
+        metadata of the same moment if ``with_meta``."""
         argv = [
             _num(self._clock()),
             session_id,
             "" if last is None else str(last),
             "1" if self._sliding else "0",
-            self._prefix,
+            self._p,
+            "1" if with_meta else "0",
         ]
         reply = await self._run(self._scripts.load, self._keys(session_id), argv)
         head = _text(reply[0])
         if not head.startswith("ok|"):
             self._raise_missing(session_id, "|".join(map(_text, reply)))
             raise AssertionError(f"unexpected reply from the Redis script: {head!r:.200}")
-        _ok, size_text, count_text = head.split("|")
+        _ok, size_text, count_text, *rest = head.split("|", 7 if with_meta else 2)
+        meta = None
+        if with_meta:
+            created, updated, expires, version, labels = rest
+            meta = self._parse_meta(
+                session_id, [created, updated, expires, version, count_text, size_text, labels]
+            )
         try:
             size, count = _whole(size_text), _whole(count_text)
         except ValueError as exc:  # the script checked them: this is a bug's safety net
@@ -661,7 +971,7 @@ class AsyncRedisStore(AsyncSessionStore):
                 "maxmemory-policy noeviction)",
                 session_id=session_id,
             )
-        return Conversation._adopt(messages, size if last is None else -1)
+        return Conversation._adopt(messages, size if last is None else -1), meta
 
     async def _get_metadata(self, session_id: str) -> SessionMetadata:
         try:
@@ -739,6 +1049,7 @@ class AsyncRedisStore(AsyncSessionStore):
         return low, high
 
     async def _iter_sessions(self, prefix: str | None) -> AsyncIterator[str]:
+        await self._flush_index()
         low, high = self._lex_range(prefix)
         while True:
             page, live = await self._id_page(low, high)
@@ -750,6 +1061,7 @@ class AsyncRedisStore(AsyncSessionStore):
 
     async def _list_sessions(self, prefix: str | None, limit: int | None) -> list[str]:
         # Its own loop, not _iter_sessions: stopping at the limit leaves no generator open.
+        await self._flush_index()
         low, high = self._lex_range(prefix)
         found: list[str] = []
         while True:
@@ -765,6 +1077,7 @@ class AsyncRedisStore(AsyncSessionStore):
         # Without labels: walk the updated_at index. With labels: intersect the label
         # sets, order the candidates by their updated_at index scores and read the
         # metadata of one page of them.
+        await self._flush_index()
         if query.labels:
             found = await self._find_labelled(query)
         else:
@@ -887,6 +1200,68 @@ class AsyncRedisStore(AsyncSessionStore):
         if gone:  # the paging is done: now the entries of vanished sessions can go
             await self._delete_many(gone, "vanished")
         return found
+
+    async def repair_index(self) -> int:
+        """Redis Cluster: rebuild the listing index from the sessions themselves.
+
+        Each write on a cluster is two calls, the session's script and then the index's
+        (see ``docs/redis-cluster.md``). An index update that failed is kept and sent
+        again with the store's next index call; this is for what that cannot mend: a
+        process that ended first, or an index node that lost its data (no persistence).
+        It scans every primary for this store's sessions (its cost grows with all of
+        them) and brings each one's index entries up to date; entries of sessions that
+        are gone are left to the readers, which drop them when they meet them. Safe to
+        run at any time, beside writers: an entry it brings is never older than the one
+        a concurrent write brings. On one Redis server the index cannot fall behind
+        (one script per write), and this does nothing.
+
+        :returns: how many sessions it indexed
+        """
+        self._enter()
+        if not self._cluster:
+            return 0
+        try:
+            return await self._repair_index()
+        except self._driver_errors as exc:
+            raise backend_failure(self._backend_name, exc) from exc
+
+    async def _repair_index(self) -> int:
+        await self._flush_index()
+        pattern = _glob_escape(self._prefix) + "{*}:meta"
+        fields = ("id", "updated", "version", "expires", "labels")
+        indexed = 0
+        keys: list[str] = []
+
+        async def sync(keys: list[str]) -> int:
+            with self._in_flight:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.hmget(key, fields)
+                    rows = await pipe.execute(raise_on_error=False)
+            records = []
+            for row in rows:
+                if isinstance(row, BaseException) or row[0] is None:
+                    continue  # not a hash of ours (a label set's name can end alike)
+                session_id, updated, version, expires, labels = map(_text, row)
+                try:
+                    _float(updated), _whole(version), _opt_float(expires), _labels(labels)
+                except (ValueError, SerializationError) as exc:
+                    self._skip(session_id, exc)
+                    continue
+                records.append(["sync", session_id, updated, version, expires, labels])
+            if records:
+                await self._run_index(records)
+            return len(records)
+
+        with self._in_flight:
+            async for key in self._client.scan_iter(match=pattern, count=1000):
+                keys.append(_text(key))
+                if len(keys) >= _INDEX_BATCH:
+                    indexed += await sync(keys)
+                    keys = []
+        if keys:
+            indexed += await sync(keys)
+        return indexed
 
     async def _aclose(self) -> None:
         # Only a client the store made is closed; a caller's stays as it is.

@@ -1,4 +1,5 @@
-"""The Lua scripts of the Redis store: every write is one atomic script, one round trip.
+"""The Lua scripts of the Redis store: every write is one atomic script, one round trip
+(on a Redis Cluster, two: the session's, then the index's).
 
 Layout, for a store with key prefix ``P``:
 
@@ -14,6 +15,13 @@ Layout, for a store with key prefix ``P``:
   labels JSON of labelled sessions, so their label sets can be cleaned even after
   Redis reclaimed the session) and ``P{}label:<byte length of key>:<key>=<value>``
   (a set of ids per label pair; the length makes the name unambiguous).
+
+On a Redis Cluster the index keys are ``P{P}index:ids``, ``P{P}index:updated``,
+``P{P}index:expiry``, ``P{P}index:state`` (a hash: id -> ``<updated>|<version>|<labels
+JSON>`` of the write the index shows) and ``P{P}label:...``: the prefix is their hash
+tag, so the whole index is one slot, apart from the sessions' slots. The session
+scripts then get ``''`` as the key prefix and leave the index alone; ``INDEX`` applies
+what they replied, as a second call (``docs/redis-cluster.md``).
 
 Every key is ``P`` followed by ``{``, and a prefix holds no brace: so the keys of a
 store whose prefix extends this one's (``app:`` and ``app:nested:``) never match
@@ -48,6 +56,7 @@ from . import DriverInfo, import_driver
 __all__ = [
     "APPEND",
     "DELETE",
+    "INDEX",
     "LOAD",
     "POP",
     "SAVE",
@@ -58,20 +67,26 @@ __all__ = [
 ]
 
 
+def _errors(exceptions: Any) -> tuple[type[BaseException], ...]:
+    # RedisClusterException is no RedisError: a cluster client raises it when it finds
+    # no node to ask (every startup node unreachable, a slot no node serves).
+    return (exceptions.RedisError, exceptions.RedisClusterException, OSError)
+
+
 # The loaders come as an async/sync pair so the generated sync half picks the blocking
 # driver by the renamed name (scripts/unasync.py).
 def aredis_driver() -> DriverInfo:
     """``redis.asyncio`` and the exceptions that mean the backend failed."""
     module = import_driver("redis.asyncio", "redis", "RedisStore")
     exceptions = import_driver("redis.exceptions", "redis", "RedisStore")
-    return module, (exceptions.RedisError, OSError)
+    return module, _errors(exceptions)
 
 
 def redis_driver() -> DriverInfo:
     """``redis`` (blocking) and the exceptions that mean the backend failed."""
     module = import_driver("redis", "redis", "RedisStore")
     exceptions = import_driver("redis.exceptions", "redis", "RedisStore")
-    return module, (exceptions.RedisError, OSError)
+    return module, _errors(exceptions)
 
 
 @functools.cache
@@ -122,14 +137,16 @@ local dttl, max_m, max_b, P = string.match(ARGV[5], '^([^|]*)|([^|]*)|([^|]*)|(.
 # sid, P and `oldlabels_t` (its decoded labels, or nil).
 _WIPE = r"""
 redis.call('DEL', meta, msgs)
-redis.call('ZREM', P .. '{}index:ids', sid)
-redis.call('ZREM', P .. '{}index:updated', sid)
-redis.call('ZREM', P .. '{}index:expiry', sid)
-if oldlabels_t then
-  for k, v in pairs(oldlabels_t) do
-    redis.call('SREM', P .. '{}label:' .. #k .. ':' .. k .. '=' .. v, sid)
+if P ~= '' then
+  redis.call('ZREM', P .. '{}index:ids', sid)
+  redis.call('ZREM', P .. '{}index:updated', sid)
+  redis.call('ZREM', P .. '{}index:expiry', sid)
+  if oldlabels_t then
+    for k, v in pairs(oldlabels_t) do
+      redis.call('SREM', P .. '{}label:' .. #k .. ':' .. k .. '=' .. v, sid)
+    end
+    redis.call('HDEL', P .. '{}index:labels', sid)
   end
-  redis.call('HDEL', P .. '{}index:labels', sid)
 end
 """
 
@@ -141,11 +158,11 @@ if ttl ~= '' then
   if ms > MAX_MS then ms = MAX_MS end
   redis.call('PEXPIRE', meta, ms)
   redis.call('PEXPIRE', msgs, ms)
-  redis.call('ZADD', P .. '{}index:expiry', expires, sid)
+  if P ~= '' then redis.call('ZADD', P .. '{}index:expiry', expires, sid) end
 elseif oldttl ~= '' then
   redis.call('PERSIST', meta)
   redis.call('PERSIST', msgs)
-  redis.call('ZREM', P .. '{}index:expiry', sid)
+  if P ~= '' then redis.call('ZREM', P .. '{}index:expiry', sid) end
 end
 """.replace("MAX_MS", _MAX_MS)
 
@@ -267,7 +284,7 @@ if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
     + r"""
 local labels = ARGV[6]
 if labels == '' then labels = oldlabels end
-if labels ~= oldlabels then
+if labels ~= oldlabels and P ~= '' then
   if oldlabels_t then
     for k, v in pairs(oldlabels_t) do
       redis.call('SREM', P .. '{}label:' .. #k .. ':' .. k .. '=' .. v, sid)
@@ -288,8 +305,10 @@ if version > 0 then redis.call('DEL', msgs) end
     + r"""
 redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
            'ttl', ttl, 'version', version + 1, 'count', count, 'size', size, 'labels', labels)
-if version == 0 then redis.call('ZADD', P .. '{}index:ids', 0, sid) end
-redis.call('ZADD', P .. '{}index:updated', now, sid)
+if P ~= '' then
+  if version == 0 then redis.call('ZADD', P .. '{}index:ids', 0, sid) end
+  redis.call('ZADD', P .. '{}index:updated', now, sid)
+end
 """
     + _EXPIRY
     + _OK
@@ -338,12 +357,12 @@ if ARGV[3] == 'N' then ttl = '' elseif ARGV[3] ~= 'D' then ttl = ARGV[3] end
 if version == 0 then
   redis.call('HSET', meta, 'id', sid, 'created', created, 'updated', now, 'expires', expires,
              'ttl', ttl, 'version', 1, 'count', count, 'size', size, 'labels', labels)
-  redis.call('ZADD', P .. '{}index:ids', 0, sid)
+  if P ~= '' then redis.call('ZADD', P .. '{}index:ids', 0, sid) end
 else
   redis.call('HSET', meta, 'updated', now, 'expires', expires, 'ttl', ttl,
              'version', version + 1, 'count', count, 'size', size)
 end
-redis.call('ZADD', P .. '{}index:updated', now, sid)
+if P ~= '' then redis.call('ZADD', P .. '{}index:updated', now, sid) end
 """
     + _EXPIRY
     + _OK
@@ -381,13 +400,16 @@ local ttl, oldttl = f.ttl, f.ttl
 """
     + _EXPIRES
     + r"""
+local size = tonumber(f.size) - tonumber(ARGV[6])
 redis.call('HSET', meta, 'updated', now, 'expires', expires, 'version', tonumber(f.version) + 1,
-           'count', count - 1, 'size', tonumber(f.size) - tonumber(ARGV[6]))
-redis.call('ZADD', P .. '{}index:updated', now, sid)
+           'count', count - 1, 'size', size)
+if P ~= '' then redis.call('ZADD', P .. '{}index:updated', now, sid) end
 """
     + _EXPIRY
     + r"""
-return 'ok'
+if P ~= '' then return 'ok' end
+return 'ok|' .. f.created .. '|' .. now .. '|' .. expires .. '|' .. (count - 1) .. '|' .. size
+  .. '|' .. (tonumber(f.version) + 1) .. '|' .. f.labels
 """
 )
 
@@ -429,10 +451,40 @@ return 'ok|' .. f.created .. '|' .. f.updated .. '|' .. expires .. '|' .. f.coun
 # Whatever the mode, a session whose meta is gone loses its index entries and label
 # set memberships (known from `index:labels`) and any orphan message list.
 # Reply: 1 a live session removed, 2 an expired one removed, 0 nothing removed.
+#
+# On a Redis Cluster (key prefix ARGV[3] given as ``''``) the script touches the
+# session's own keys only, and replies what the index script (``INDEX``) then needs:
+# 'gone' (no meta: any orphan message list removed), 'removed|<1 or 2>|<updated>|
+# <version>' (the session removed; its last write's time and version, '' where
+# unreadable) or 'live|<expires_at or ''>|<updated>|<version>' (nothing removed).
 DELETE = (
     _READ
     + r"""
 local meta, msgs, now, sid, P, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if P == '' then
+  local kind = redis.call('TYPE', meta)['ok']
+  if kind ~= 'hash' and kind ~= 'none' then
+    if mode ~= 'delete' then return 'live|||' end
+    redis.call('DEL', meta, msgs)
+    return 'removed|1||'
+  end
+  local c = redis.call('HMGET', meta, 'created', 'expires', 'labels', 'updated', 'version')
+  if not c[1] and not c[2] and not c[3] then
+    redis.call('DEL', msgs)
+    return 'gone'
+  end
+  local at = nil
+  if c[2] and number_ok(c[2], false, false) then at = tonumber(c[2]) end
+  local gone = at ~= nil and at <= tonumber(now)
+  local tail = '|' .. (c[4] or '') .. '|' .. (c[5] or '')
+  if mode == 'vanished' or (mode == 'purge' and not gone) then
+    if at then return 'live|' .. c[2] .. tail end
+    return 'live|' .. tail
+  end
+  redis.call('DEL', meta, msgs)
+  if gone then return 'removed|2' .. tail end
+  return 'removed|1' .. tail
+end
 local oldlabels_t = nil
 local function indexed_labels()
   local labels = redis.call('HGET', P .. '{}index:labels', sid)
@@ -482,22 +534,34 @@ return 1
 )
 
 # KEYS: 1 meta, 2 msgs. ARGV: 1 now, 2 session id, 3 last ('' = all), 4 sliding ('1'
-# restarts the TTL), 5 key prefix.
-# Reply: {'ok|<size_bytes>|<message count>', body, ...}, {'missing'},
-# {'expired', expires_at}, {'corrupt', field} or {'wrongtype|<meta or msgs>|<type>'}.
+# restarts the TTL), 5 key prefix, 6 with metadata ('1': every field checked and
+# replied, for ``load_with_metadata``: messages and metadata of one moment).
+# Reply: {'ok|<size_bytes>|<message count>', body, ...} (with metadata:
+# {'ok|<size>|<count>|<created>|<updated>|<expires>|<version>|<labels>', body, ...}),
+# {'missing'}, {'expired', expires_at}, {'corrupt', field} or
+# {'wrongtype|<meta or msgs>|<type>'}.
 LOAD = (
     _CLAMP
     + _READ
     + r"""
 local meta, msgs, now, sid, P = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]
-local wrong = wrong_type(meta, msgs)
-if wrong then return {wrong} end
-local m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count', 'updated')
-if not m[1] and not m[2] and not m[3] and not m[4] then return {'missing'} end
-local names = {'expires', 'ttl', 'size', 'count', 'updated'}
-for i = 1, 5 do
-  if not m[i] or not number_ok(m[i], i <= 2, i == 3 or i == 4) then
-    return {'corrupt', names[i]}
+local m, f
+if ARGV[6] == '1' then
+  local bad
+  f, bad = read_meta(meta, msgs)
+  if bad then return {bad} end
+  if not f then return {'missing'} end
+  m = {f.expires, f.ttl, f.size, f.count, f.updated}
+else
+  local wrong = wrong_type(meta, msgs)
+  if wrong then return {wrong} end
+  m = redis.call('HMGET', meta, 'expires', 'ttl', 'size', 'count', 'updated')
+  if not m[1] and not m[2] and not m[3] and not m[4] then return {'missing'} end
+  local names = {'expires', 'ttl', 'size', 'count', 'updated'}
+  for i = 1, 5 do
+    if not m[i] or not number_ok(m[i], i <= 2, i == 3 or i == 4) then
+      return {'corrupt', names[i]}
+    end
   end
 end
 if m[1] ~= '' and tonumber(m[1]) <= tonumber(now) then return {'expired', m[1]} end
@@ -509,6 +573,7 @@ elseif ARGV[3] == '0' then
 else
   bodies = redis.call('LRANGE', msgs, -tonumber(ARGV[3]), -1)
 end
+local slid = m[1]
 if ARGV[4] == '1' and m[2] ~= '' then
   now = clamp(now, m[5], m[1], m[2])
   local ttl, oldttl = m[2], m[2]
@@ -519,8 +584,133 @@ if ARGV[4] == '1' and m[2] ~= '' then
 """
     + _EXPIRY
     + r"""
+  slid = expires
 end
-table.insert(bodies, 1, 'ok|' .. m[3] .. '|' .. m[4])
+local head = 'ok|' .. m[3] .. '|' .. m[4]
+if f then
+  head = head .. '|' .. f.created .. '|' .. f.updated .. '|' .. slid .. '|' .. f.version .. '|'
+    .. f.labels
+end
+table.insert(bodies, 1, head)
 return bodies
 """
 )
+
+# The index of a store on a Redis Cluster, in one slot of its own: every index key is
+# ``B`` = ``P{P}`` (the prefix, then the prefix as hash tag) followed by
+# ``index:ids``, ``index:updated``, ``index:expiry``, ``index:state`` (a hash: id ->
+# ``<updated>|<version>|<labels JSON>`` of the newest write the index reflects) or
+# ``label:<byte length of key>:<key>=<value>``. The session scripts run on the
+# session's slot and leave the index alone (their prefix argument is ``''``); this
+# script then applies what they replied.
+#
+# KEYS: 1 ``B .. 'index:state'`` (routes the call). ARGV: 1 ``B``, then records of six
+# fields: op, session id, a, b, c, d. Ops:
+#   'sync'      a updated, b version, c expires_at ('' = none), d labels JSON: make the
+#               index show this state, if it is newer (by updated, then version) than
+#               the one it shows (a write's index update that arrives late, after a
+#               newer one's, changes nothing); the same state again updates the expiry
+#               only (``touch`` moves nothing else).
+#   'drop_le'   a updated, b version ('' = any), d JSON list of more label set keys:
+#               remove the session from the index unless it shows a newer state (of a
+#               session written again since it was removed).
+#   'drop_if'   a the state the caller read before it found the session gone ('' =
+#               none), d as above: remove the session from the index if the state is
+#               still that one (a write in between makes it newer: nothing removed).
+#   'expiry_le' a updated, b version, c expires_at: re-score the session's expiry
+#               entry unless the index shows a newer state (``purge_expired`` found
+#               the session live).
+# Reply: how many records changed the index.
+INDEX = r"""
+local B = ARGV[1]
+local IDS, UPD, EXP, ST = B .. 'index:ids', B .. 'index:updated', B .. 'index:expiry',
+  B .. 'index:state'
+local function label_key(k, v) return B .. 'label:' .. #k .. ':' .. k .. '=' .. v end
+local function labels_t(text)
+  local out = {}
+  if not text or text == '' or text == '{}' then return out end
+  local ok, t = pcall(cjson.decode, text)
+  if not ok or type(t) ~= 'table' then return out end
+  for k, v in pairs(t) do
+    if type(k) == 'string' and type(v) == 'string' then out[k] = v end
+  end
+  return out
+end
+local function parse(st)
+  if not st then return nil, nil, nil end
+  local u, v, l = string.match(st, '^([^|]*)|([^|]*)|(.*)$')
+  return tonumber(u), tonumber(v), l
+end
+-- True if the index shows a state no newer than (u, v) (or none, or an unreadable one).
+local function not_newer(st, u, v)
+  local su, sv = parse(st)
+  if not su or not sv or not u or not v then return true end
+  return su < u or (su == u and sv <= v)
+end
+local function drop(sid, st, extra)
+  local _, _, l = parse(st)
+  for k, v in pairs(labels_t(l)) do redis.call('SREM', label_key(k, v), sid) end
+  if extra ~= '' then
+    local ok, keys = pcall(cjson.decode, extra)
+    if ok and type(keys) == 'table' then
+      for _, key in ipairs(keys) do
+        if type(key) == 'string' and string.sub(key, 1, #B) == B then
+          redis.call('SREM', key, sid)
+        end
+      end
+    end
+  end
+  redis.call('ZREM', IDS, sid)
+  redis.call('ZREM', UPD, sid)
+  redis.call('ZREM', EXP, sid)
+  redis.call('HDEL', ST, sid)
+end
+local function expiry(sid, at)
+  if at ~= '' then redis.call('ZADD', EXP, at, sid) else redis.call('ZREM', EXP, sid) end
+end
+local changed = 0
+for i = 2, #ARGV - 5, 6 do
+  local op, sid, a, b, c, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
+    ARGV[i + 5]
+  local st = redis.call('HGET', ST, sid)
+  if op == 'sync' then
+    local u, v = tonumber(a), tonumber(b)
+    local su, sv, sl = parse(st)
+    local newer = not su or not sv or u > su or (u == su and v > sv)
+    if newer then
+      redis.call('ZADD', IDS, 0, sid)
+      redis.call('ZADD', UPD, a, sid)
+      if sl ~= d then
+        local old, new = labels_t(sl), labels_t(d)
+        for k, x in pairs(old) do
+          if new[k] ~= x then redis.call('SREM', label_key(k, x), sid) end
+        end
+        for k, x in pairs(new) do
+          if old[k] ~= x then redis.call('SADD', label_key(k, x), sid) end
+        end
+      end
+      redis.call('HSET', ST, sid, a .. '|' .. b .. '|' .. d)
+    end
+    if newer or (u == su and v == sv) then
+      expiry(sid, c)
+      changed = changed + 1
+    end
+  elseif op == 'drop_le' then
+    if a == '' or b == '' or not_newer(st, tonumber(a), tonumber(b)) then
+      drop(sid, st, d)
+      changed = changed + 1
+    end
+  elseif op == 'drop_if' then
+    if (st or '') == a then
+      drop(sid, st, d)
+      changed = changed + 1
+    end
+  elseif op == 'expiry_le' then
+    if a == '' or b == '' or not_newer(st, tonumber(a), tonumber(b)) then
+      expiry(sid, c)
+      changed = changed + 1
+    end
+  end
+end
+return changed
+"""
