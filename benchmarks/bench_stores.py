@@ -3,11 +3,12 @@
 Prints two tables:
 
 1. median ns per operation (``load``, ``save`` of new messages, ``resave`` of a loaded
-   conversation, ``append`` of one message) on a
-   20-message conversation, for the sync and async (asyncio) ``InMemoryStore``,
-   ``CacheStore`` and ``LayeredStore(CacheStore over InMemoryStore)``, beside a
-   baseline: a dict behind one ``threading.Lock`` that stores a tuple of messages
-   and returns a list copy;
+   conversation, ``append`` of one message, timed in runs of 200 from a fresh
+   20-message session) on a 20-message conversation, for the sync and async
+   (asyncio) ``InMemoryStore``, ``CacheStore`` and ``LayeredStore(CacheStore over
+   InMemoryStore)``, beside a baseline: a dict behind one ``threading.Lock`` that
+   stores a tuple of messages and returns a list copy (the sync stores and the
+   baselines take turns batch by batch);
 2. ops/s of 1, 2 and 4 threads doing 90% ``load`` / 10% ``save`` over 10,000
    sessions, for the sync stores and the baseline.
 
@@ -42,6 +43,8 @@ from agent_session import (
 )
 
 SESSIONS = 10_000
+#: Appends timed in one run from a fresh 20-message session (20 to 220 messages long).
+APPEND_RUN = 200
 
 
 class LockedDict:
@@ -97,12 +100,29 @@ def conversation_of(loaded: Any) -> Conversation:
     return loaded if isinstance(loaded, Conversation) else Conversation(loaded)
 
 
-def median_ns(run_batch: Callable[[int], float], batch: int, repeats: int) -> float:
-    """Median over ``repeats`` batches of the per-op time in ns."""
-    return statistics.median(run_batch(batch) / batch * 1e9 for _ in range(repeats))
+def interleaved(
+    ops: dict[str, dict[str, Callable[[int], float]]], batch: int, repeats: int
+) -> dict[str, dict[str, float]]:
+    """Per store and operation, the median over ``repeats`` batches of ns per op.
+
+    The stores take turns batch by batch, so a slow minute of the machine (CPU steal,
+    another process) hurts every row alike and the ratios between rows hold.
+    """
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {op: [] for op in store_ops} for name, store_ops in ops.items()
+    }
+    for _ in range(repeats):
+        for name, store_ops in ops.items():
+            for op, run_batch in store_ops.items():
+                samples[name][op].append(run_batch(batch) / batch * 1e9)
+    return {
+        name: {op: statistics.median(times) for op, times in store_samples.items()}
+        for name, store_samples in samples.items()
+    }
 
 
-def bench_sync(store: Any, batch: int, repeats: int) -> dict[str, float]:
+def sync_ops(store: Any, batch: int) -> dict[str, Callable[[int], float]]:
+    """The timed operations on ``store``: each runs ``n`` of them and gives the seconds."""
     conv = conversation()
     store.save("s", conv)
     load, save, append = store.load, store.save, store.append
@@ -128,20 +148,21 @@ def bench_sync(store: Any, batch: int, repeats: int) -> dict[str, float]:
         return time.perf_counter() - start
 
     def appends(n: int) -> float:
-        store.save("a", conv)
-        messages = fresh_messages(n)
-        start = time.perf_counter()
-        for message in messages:
-            append("a", message)
-        return time.perf_counter() - start
+        # In runs of APPEND_RUN from a fresh 20-message session (the save untimed): the
+        # baseline's append copies its tuple, so a batch-long session would make it, and
+        # every ratio to it, depend on the batch size (--quick or not).
+        elapsed = 0.0
+        for done in range(0, n, APPEND_RUN):
+            store.save("a", conv)
+            messages = fresh_messages(min(APPEND_RUN, n - done))
+            start = time.perf_counter()
+            for message in messages:
+                append("a", message)
+            elapsed += time.perf_counter() - start
+        return elapsed
 
     appends(batch)  # warm up
-    return {
-        "load": median_ns(loads, batch, repeats),
-        "save": median_ns(saves, batch, repeats),
-        "resave": median_ns(resaves, batch, repeats),
-        "append": median_ns(appends, batch, repeats),
-    }
+    return {"load": loads, "save": saves, "resave": resaves, "append": appends}
 
 
 def bench_async(store: AsyncSessionStore, batch: int, repeats: int) -> dict[str, float]:
@@ -165,12 +186,15 @@ def bench_async(store: AsyncSessionStore, batch: int, repeats: int) -> dict[str,
             for _ in range(batch):
                 await store.save("r", loaded)
             samples["resave"].append(time.perf_counter() - start)
-            await store.save("a", conv)
-            messages = fresh_messages(batch)
-            start = time.perf_counter()
-            for message in messages:
-                await store.append("a", message)
-            samples["append"].append(time.perf_counter() - start)
+            elapsed = 0.0
+            for done in range(0, batch, APPEND_RUN):  # as in bench_sync
+                await store.save("a", conv)
+                messages = fresh_messages(min(APPEND_RUN, batch - done))
+                start = time.perf_counter()
+                for message in messages:
+                    await store.append("a", message)
+                elapsed += time.perf_counter() - start
+            samples["append"].append(elapsed)
         for op, times in samples.items():
             result[op] = statistics.median(times) / batch * 1e9
 
@@ -255,9 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             AsyncLayeredStore(AsyncCacheStore(None, capacity=2 * SESSIONS), AsyncInMemoryStore()),
         ),
     ]
-    results: dict[str, dict[str, float]] = {}
-    for name, store in sync_stores():
-        results[name] = bench_sync(store, batch, repeats)
+    results = interleaved(
+        {name: sync_ops(store, batch) for name, store in sync_stores()}, batch, repeats
+    )
     for name, async_store in async_stores:
         results[name] = bench_async(async_store, batch, repeats)
     base = results[LockedDict.name]

@@ -116,3 +116,53 @@ def test_saving_a_loaded_conversation_stamps_only_what_was_added(
         again = store.load("s")
         assert [m.id for m in again][:2] == ids and again[2].id is not None
         assert len({m.id for m in again}) == 3
+
+
+def test_the_snapshot_is_a_new_list_the_core_may_keep() -> None:
+    # The striped core keeps a save's ``args.messages`` as its entry's list: that is only
+    # right while the snapshot is a list of the front door's own.
+    loaded = _fastpaths.new_conversation([Message("user", "a")], (0, 0))
+    messages, size, stamped = _fastpaths.conversation_snapshot(loaded)
+    assert messages == loaded._messages and messages is not loaded._messages
+    assert size == messages_size(messages) and stamped == 1
+    loaded.add(Message("user", "b"))
+    again, size, stamped = _fastpaths.conversation_snapshot(loaded)
+    assert len(again) == 2 and size == messages_size(again) and stamped == 1
+    assert len(messages) == 1  # the first snapshot did not move
+
+
+def test_saving_a_loaded_conversation_unchanged_stamps_and_copies_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent_session._backends import striped
+
+    calls: list[int] = []
+    real = striped.stamp  # type: ignore[attr-defined]  # imported there, patched here
+
+    def spy(messages: list[Message], now: float, start: int = 0) -> list[Message]:
+        calls.append(start)
+        return real(messages, now, start)
+
+    with InMemoryStore() as store:
+        store.save("s", Conversation([Message("user", "a"), Message("assistant", "b")]))
+        loaded = store.load("s")
+        monkeypatch.setattr(striped, "stamp", spy)
+        store.save("s", loaded)
+        assert calls == []  # the fast path: the front door's list is kept as it is
+        entry = store._core._stripe("s").entries["s"]
+        assert entry.messages is not loaded._messages  # a snapshot, not the caller's list
+        loaded.add(Message("user", "c"))
+        assert len(store.load("s")) == 2  # the caller's later edits change nothing stored
+
+
+def test_the_front_door_guard_is_an_attribute_of_the_instance() -> None:
+    # The hot paths test one instance attribute instead of two class attributes.
+    store = InMemoryStore()
+    assert "_guarded" in vars(store) and store._guarded is False
+    store.close()
+    assert store._guarded is True and store._closed is True
+
+    class AsyncioOnly(InMemoryStore):
+        _asyncio_only = True  # as the Redis and PostgreSQL stores: every call is checked
+
+    assert AsyncioOnly()._guarded is True

@@ -60,10 +60,14 @@ def conversation_snapshot(conversation: Conversation) -> tuple[list[Message], in
     """A copy of the conversation's messages, their payload bytes, and how many of the
     first ones are known to be stamped, in one pass."""
     messages = list(conversation._messages)  # the snapshot: later edits change nothing
-    size = conversation_size(conversation)
-    if len(messages) != conversation._sized[0]:  # another thread added one meanwhile
-        size = messages_size(messages)
-    return messages, size, min(conversation._stamped, len(messages))
+    count = len(messages)
+    counted, size = conversation._sized
+    if counted != count:  # messages added since the size was counted (conversation_size)
+        size = conversation_size(conversation)
+        if conversation._sized[0] != count:  # another thread added one meanwhile
+            size = messages_size(messages)
+    stamped = conversation._stamped
+    return messages, size, stamped if stamped < count else count
 
 
 def lru_order(cache: object) -> OrderedDict[Any, Any] | None:

@@ -24,7 +24,6 @@ from .._paging import FindQuery
 from .._urls import StoreURL, URLSpec, register_url_spec
 from .._validation import (
     DEFAULT,
-    MAX_SESSION_ID_LENGTH,
     NO_LIMITS,
     Default,
     Limits,
@@ -67,6 +66,11 @@ class AsyncSessionStore(ABC):
     #: True where the driver runs on asyncio only (a clear error under trio).
     _asyncio_only: ClassVar[bool] = False
     _closed: bool = False
+    #: True: every call goes through :meth:`_enter` (the store is closed, or its class
+    #: is asyncio-only). One attribute of the instance, set by ``__new__``: the test
+    #: that every call of the hot paths makes (class attributes, like the two above,
+    #: cost ~100 ns more per call to look up through an instance on CPython 3.11).
+    _guarded: bool = True
     #: The URL schemes and options that open this store (see ``_urls.py``); a class
     #: that sets it is registered when it is defined, and ``open_async_store`` finds it.
     url_spec: ClassVar[URLSpec | None] = None
@@ -88,6 +92,11 @@ class AsyncSessionStore(ABC):
         if cls.url_spec is not None and cls.url_spec.target is not None:
             return build(url.target, **kwargs)  # type: ignore[no-any-return]
         return build(**kwargs)  # type: ignore[no-any-return]
+
+    def __new__(cls: type[_Store], *args: Any, **kwargs: Any) -> _Store:
+        store = super().__new__(cls)
+        store._guarded = cls._asyncio_only
+        return store
 
     # -- the front door ----------------------------------------------------------------
 
@@ -120,7 +129,7 @@ class AsyncSessionStore(ABC):
         :raises BackendError: if the backend failed
         :return: the session's metadata after the write
         """
-        if self._asyncio_only or self._closed:
+        if self._guarded:
             self._enter()
         args = check_save(session_id, conversation, ttl, expected_version, labels, self._limits)
         try:
@@ -144,7 +153,7 @@ class AsyncSessionStore(ABC):
         :raises CapacityExceeded: if a limit would be exceeded
         :return: the session's metadata after the write
         """
-        if self._asyncio_only or self._closed:
+        if self._guarded:
             self._enter()
         args = check_append(session_id, messages, ttl, expected_version, self._limits)
         try:
@@ -159,15 +168,11 @@ class AsyncSessionStore(ABC):
         :raises SessionNotFound: if there is no such session
         :raises SessionExpired: if its TTL ran out (a :class:`SessionNotFound`)
         """
-        # The hot path of every store: _enter() and the common case of the id check inline.
-        if self._asyncio_only or self._closed:
+        # The hot path of every store. The id check is a call, not an inline copy of its
+        # common case: ~35 ns of a ~930 ns load (4%), for one copy of the rule.
+        if self._guarded:
             self._enter()
-        if (
-            type(session_id) is not str
-            or not session_id.isprintable()
-            or not 0 < len(session_id) <= MAX_SESSION_ID_LENGTH
-        ):
-            check_session_id(session_id)  # raises, naming what is wrong (or lets it through)
+        check_session_id(session_id)
         if last is not None:
             last = check_last(last)
         try:
@@ -342,7 +347,7 @@ class AsyncSessionStore(ABC):
         """
         if self._closed:
             return
-        self._closed = True
+        self._closed = self._guarded = True
         try:
             # To its end even in a cancelled scope (``async with store`` left by a
             # cancellation): a second aclose() is a no-op, so this is the only chance.

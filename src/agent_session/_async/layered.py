@@ -10,6 +10,7 @@ from typing import TypeVar
 from .._backends.layering import Coherence, LayerCounters
 from .._concurrency import AsyncResult
 from .._errors import BackendError, SessionNotFound, VersionConflict
+from .._fastpaths import new_conversation
 from .._metadata import LayerStats, Page, SessionMetadata
 from .._model import Conversation, Message, stamp
 from .._paging import FindQuery
@@ -239,8 +240,10 @@ class AsyncLayeredStore(AsyncSessionStore):
 
     async def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
         # One snapshot for every layer, stamped here so that every layer keeps the
-        # same message ids and times.
-        conversation = Conversation._adopt(stamp(args.messages, self._clock()), args.size)
+        # same message ids and times; known to be stamped and sized, so that no layer
+        # stamps or sums it again.
+        messages = stamp(args.messages, self._clock(), args.stamped)
+        conversation = new_conversation(messages, (len(messages), args.size))
 
         async def write(store: AsyncSessionStore) -> SessionMetadata:
             return await store.save(

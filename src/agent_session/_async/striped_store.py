@@ -24,10 +24,10 @@ class AsyncStripedStore(AsyncSessionStore):
     _core: StripedCore
 
     async def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
-        return self._core.save(session_id, args)
+        return self._core.write(session_id, args, False)
 
     async def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
-        return self._core.append(session_id, args)
+        return self._core.write(session_id, args, True)
 
     async def _load(self, session_id: str, last: int | None) -> Conversation:
         return self._core.load(session_id, last)

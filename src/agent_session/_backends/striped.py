@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from cachetools import TLRUCache
@@ -52,6 +52,7 @@ DEFAULT_STRIPES = 16
 MAX_STRIPES = 4096
 _READ_BUFFER = 1024  # recent reads remembered per stripe between two writes
 _MIN_PER_STRIPE = 64  # smaller caches use fewer stripes, so their LRU stays near exact
+_new_object = object.__new__
 
 
 class _Entry:
@@ -241,15 +242,6 @@ class StripedCore:
             raise SessionExpired(session_id, expires_at)
         return entry
 
-    def _current(self, stripe: _Stripe, session_id: str, now: float) -> _Entry | None:
-        """The live entry under the lock; an expired one counts as absent."""
-        entry = stripe.entries.get(session_id)
-        if entry is not None:
-            expires_at = entry.meta.expires_at
-            if expires_at is not None and expires_at <= now:
-                return None
-        return entry
-
     def _reserve(self, stripe: _Stripe, session_id: str) -> None:
         """Count a new session in (lock held); raise ``_Full`` at a hard capacity."""
         if self._evict or self._capacity is None or session_id in stripe.entries:
@@ -276,129 +268,92 @@ class StripedCore:
 
     # -- writes ------------------------------------------------------------------
 
-    def save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
-        """Replace the session's messages (arguments checked by the front door)."""
+    def write(
+        self, session_id: str, args: WriteArgs, append: bool, *, retried: bool = False
+    ) -> SessionMetadata:
+        """``save`` (``append`` False) or ``append``, arguments checked by the front door.
+
+        The hot path of every agent loop: one function from the lock to the published
+        entry. A save's ``args.messages`` is the front door's own copy of the
+        conversation's list (``conversation_snapshot``), so the entry keeps that list.
+        """
         if self.closed:
             raise StoreClosed(self.name)
+        messages, size, ttl, expected_version, labels, stamped = args
         stripe = self._stripes[hash(session_id) & self._mask]
         try:
             with stripe.lock:
                 if stripe.reads:
                     stripe.drain_reads()
-                return self._save_locked(stripe, session_id, args, self._clock())
+                now = self._clock()
+                old = stripe.entries.get(session_id)
+                if old is not None and (old.expires_at is None or now < old.expires_at):
+                    meta = old.meta
+                    version, created_at, seconds = meta.version, meta.created_at, old.ttl
+                    if labels is None:  # always, for an append
+                        labels = meta.labels
+                else:  # none, or expired: a new session
+                    old = None
+                    version, created_at, seconds = 0, now, self._default_ttl
+                    if labels is None:
+                        labels = EMPTY_LABELS
+                if expected_version is not None and expected_version != version:
+                    raise VersionConflict(session_id, expected_version, version)
+                count = len(messages)
+                if append and old is not None:
+                    count += old.count
+                    size += old.size
+                if self._limits.active:
+                    self._limits.check_totals(session_id, count, size)
+                if old is None:
+                    self._reserve(stripe, session_id)
+                if append:
+                    if old is None:
+                        messages = stamp(messages, now)
+                    else:
+                        items = old.messages
+                        if len(items) != old.count:  # a pop left items past its count
+                            items = items[: old.count]
+                        # In place: past the old entry's count, where its readers never
+                        # look (the list is append-only while shared).
+                        items += stamp(messages, now)
+                        messages = items
+                elif stamped < count:
+                    messages = stamp(messages, now, stamped)
+                if ttl is not DEFAULT:
+                    seconds = ttl  # checked by the front door
+                expires_at = None if seconds is None else now + seconds
+                meta = new_metadata(
+                    (session_id, created_at, now, expires_at, count, size, version + 1, labels)
+                )
+                # _Entry(meta, messages, seconds) without a call to __init__: the hot path.
+                entry: _Entry = _new_object(_Entry)
+                entry.meta = meta
+                entry.messages = messages
+                entry.ttl = seconds
+                entry.count = count
+                entry.size = size
+                entry.expires_at = expires_at
+                if stripe.lru is None:
+                    stripe.entries[session_id] = entry
+                else:
+                    stripe.put(session_id, entry)
+                return meta
         except _Full:
-            return self._at_capacity(stripe, session_id, args, self._save_locked)
+            pass  # with the lock released: purge, then retry once
+        self._retry(session_id, retried)
+        return self.write(session_id, args, append, retried=True)
 
-    def _save_locked(
-        self, stripe: _Stripe, session_id: str, args: WriteArgs, now: float
-    ) -> SessionMetadata:
-        messages, size, ttl, expected_version, new_labels, stamped = args
-        old = self._current(stripe, session_id, now)
-        if old is None:
-            version, created_at, labels, seconds = 0, now, EMPTY_LABELS, self._default_ttl
-        else:
-            meta = old.meta
-            version, created_at, labels, seconds = (
-                meta.version,
-                meta.created_at,
-                meta.labels,
-                old.ttl,
+    def _retry(self, session_id: str, retried: bool) -> None:
+        """A write found the store full: purge expired sessions once, so that the caller
+        can retry, or raise ``CapacityExceeded``."""
+        if retried or not self.purge_expired():
+            raise CapacityExceeded(
+                f"{self.name} store holds its capacity of {self._capacity} sessions: delete "
+                f"some, use a larger capacity, or a CacheStore that evicts; "
+                f"{session_id!r} was not created",
+                session_id=session_id,
             )
-        if expected_version is not None and expected_version != version:
-            raise VersionConflict(session_id, expected_version, version)
-        if self._limits.active:
-            self._limits.check_totals(session_id, len(messages), size)
-        if ttl is not DEFAULT:
-            seconds = ttl
-        if old is None:
-            self._reserve(stripe, session_id)
-        meta = new_metadata(
-            (
-                session_id,
-                created_at,
-                now,
-                None if seconds is None else now + seconds,
-                len(messages),
-                size,
-                version + 1,
-                labels if new_labels is None else new_labels,
-            )
-        )
-        stripe.put(session_id, _Entry(meta, stamp(messages, now, stamped), seconds))
-        return meta
-
-    def append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
-        """Add messages at the end (arguments checked by the front door)."""
-        if self.closed:
-            raise StoreClosed(self.name)
-        stripe = self._stripes[hash(session_id) & self._mask]
-        try:
-            with stripe.lock:
-                if stripe.reads:
-                    stripe.drain_reads()
-                return self._append_locked(stripe, session_id, args, self._clock())
-        except _Full:
-            return self._at_capacity(stripe, session_id, args, self._append_locked)
-
-    def _append_locked(
-        self, stripe: _Stripe, session_id: str, args: WriteArgs, now: float
-    ) -> SessionMetadata:
-        new, added, ttl, expected_version, _, _ = args
-        old = self._current(stripe, session_id, now)
-        if old is None:
-            version, count, size, seconds = 0, 0, 0, self._default_ttl
-            created_at, labels, items = now, EMPTY_LABELS, []
-        else:
-            meta = old.meta
-            version, count, size, seconds = meta.version, old.count, old.size, old.ttl
-            created_at, labels, items = meta.created_at, meta.labels, old.messages
-        if expected_version is not None and expected_version != version:
-            raise VersionConflict(session_id, expected_version, version)
-        if self._limits.active:
-            self._limits.check_totals(session_id, count + len(new), size + added)
-        if ttl is not DEFAULT:
-            seconds = ttl
-        if old is None:
-            self._reserve(stripe, session_id)
-        elif len(items) != count:
-            items = items[:count]  # a pop left items past our count: copy before sharing
-        items += stamp(new, now)
-        meta = new_metadata(
-            (
-                session_id,
-                created_at,
-                now,
-                None if seconds is None else now + seconds,
-                count + len(new),
-                size + added,
-                version + 1,
-                labels,
-            )
-        )
-        stripe.put(session_id, _Entry(meta, items, seconds))
-        return meta
-
-    def _at_capacity(
-        self,
-        stripe: _Stripe,
-        session_id: str,
-        args: WriteArgs,
-        write: Callable[[_Stripe, str, WriteArgs, float], SessionMetadata],
-    ) -> SessionMetadata:
-        """A write that found the store full: purge expired sessions once and retry."""
-        if self.purge_expired():
-            try:
-                with stripe.lock:
-                    stripe.drain_reads()
-                    return write(stripe, session_id, args, self._clock())
-            except _Full:
-                pass
-        raise CapacityExceeded(
-            f"{self.name} store holds its capacity of {self._capacity} sessions: delete "
-            f"some, use a larger capacity, or a CacheStore that evicts; "
-            f"{session_id!r} was not created",
-            session_id=session_id,
-        )
 
     def pop(self, session_id: str, expected_version: int | None = None) -> Message | None:
         stripe = self._stripe(session_id)
@@ -495,6 +450,9 @@ class StripedCore:
                 self._slide(stripe, session_id, entry)
         if stripe.reads is not None:
             stripe.reads.append(session_id)
+        if last is None:  # _conversation_of, inlined
+            count = entry.count
+            return new_conversation(entry.messages[:count], (count, entry.size))
         return _conversation_of(entry, last)
 
     def load_with_metadata(

@@ -25,10 +25,10 @@ class StripedStore(SessionStore):
     _core: StripedCore
 
     def _save(self, session_id: str, args: WriteArgs) -> SessionMetadata:
-        return self._core.save(session_id, args)
+        return self._core.write(session_id, args, False)
 
     def _append(self, session_id: str, args: WriteArgs) -> SessionMetadata:
-        return self._core.append(session_id, args)
+        return self._core.write(session_id, args, True)
 
     def _load(self, session_id: str, last: int | None) -> Conversation:
         return self._core.load(session_id, last)
