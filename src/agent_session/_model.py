@@ -657,18 +657,19 @@ _NODE = int.from_bytes(os.urandom(5), "big")
 _COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
 
 
-# The time and node part of the ids of the last millisecond stamped: formatting it costs
-# ~0.5 us, more than the rest of a stamp. One tuple, so threads see it whole.
-_HEAD: tuple[int, str] = (-1, "")
+# The time and node part of the ids of the last millisecond stamped, as an int with a
+# leading 1 bit, so that hex() of it plus a counter always has 31 digits: its last 30
+# are the id. One int operation and hex() cost half of formatting strings.
+_HEAD: tuple[int, int] = (-1, 0)
 
 
-def _id_head(now: float) -> str:
-    """The first 22 hex digits of the ids stamped at ``now`` (milliseconds and node)."""
+def _id_head(now: float) -> int:
+    """The id bits of ``now`` (milliseconds) and of this process's node, counter zero."""
     global _HEAD
     ms = int(now * 1000)
     cached, head = _HEAD
     if ms != cached:
-        head = f"{min(max(ms, 0), 0xFFFFFFFFFFFF):012x}{_NODE:010x}"
+        head = (1 << 120) | (min(max(ms, 0), 0xFFFFFFFFFFFF) << 72) | (_NODE << 32)
         _HEAD = (ms, head)
     return head
 
@@ -677,7 +678,7 @@ def new_message_id(now: float) -> str:
     """A unique id that sorts by ``now``: 12 hex digits of milliseconds, 10 of this
     process's random node, 8 of a counter (ids made in one millisecond by one process
     keep their order)."""
-    return f"{_id_head(now)}{next(_COUNTER) & 0xFFFFFFFF:08x}"
+    return hex(_id_head(now) | (next(_COUNTER) & 0xFFFFFFFF))[3:]
 
 
 def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Message]:
@@ -689,14 +690,14 @@ def stamp(messages: Sequence[Message], now: float, start: int = 0) -> list[Messa
     """
     result = list(messages[:start]) if start else []
     append = result.append
-    head = ""
+    head = 0
     for message in messages[start:] if start else messages:
         if message._id is None or message._created_at is None:
             if not head:
                 head = _id_head(now)
             message_id = message._id
             if message_id is None:
-                message_id = f"{head}{next(_COUNTER) & 0xFFFFFFFF:08x}"
+                message_id = hex(head | (next(_COUNTER) & 0xFFFFFFFF))[3:]
             created_at = message._created_at
             message = _struct_call(  # Message._from_raw, inlined: the write path
                 Message, message_id, now if created_at is None else created_at, message._raw
