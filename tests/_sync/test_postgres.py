@@ -33,6 +33,7 @@ from agent_session import (
     Message,
     SerializationError,
     StoreClosed,
+    VersionConflict,
     open_store,
 )
 from agent_session._backends.postgres import SCHEMA_VERSION
@@ -309,6 +310,11 @@ def test_every_serialization_error_names_its_session(
             ("labels", lambda: store.find_sessions()),
             ("short", lambda: store.load("short")),
             ("short", lambda: store.load("short", last=2)),
+            ("body", lambda: store.load_with_metadata("body")),
+            ("body", lambda: store.load_with_metadata("body", last=1)),
+            ("labels", lambda: store.load_with_metadata("labels")),
+            ("short", lambda: store.load_with_metadata("short")),
+            ("short", lambda: store.load_with_metadata("short", last=2)),
             ("top", lambda: store.pop("top")),
         ]
         for session_id, call in calls:
@@ -318,6 +324,100 @@ def test_every_serialization_error_names_its_session(
             assert repr(session_id) in str(raised.value)
         # What the damage did not reach still reads.
         assert [m.content for m in store.load("short", last=1)] == ["c"]
+
+
+@pytest.mark.parametrize(
+    "garbled", ["'{\"k\": 1}'", "'[1]'", "'\"text\"'", '\'{"k": {"n": "v"}}\'']
+)
+def test_a_write_to_a_session_with_garbled_labels_writes_nothing(
+    postgres_dsn: str, prefix: str, garbled: str
+) -> None:
+    # A write that keeps the stored labels committed, then failed decoding them: the
+    # caller saw SerializationError and a retry wrote a second time.
+    clock = FakeClock()
+    sessions, messages = f'"{prefix}sessions"', f'"{prefix}messages"'
+    with PostgresStore(
+        postgres_dsn, table_prefix=prefix, clock=clock, default_ttl=60
+    ) as store:
+        store.save("s", Conversation([_user("a")]), labels={"k": "v"})
+        query(postgres_dsn, f"UPDATE {sessions} SET labels = {garbled} WHERE id = 's'")
+
+        def stored() -> list[tuple[Any, ...]]:
+            head = query(
+                postgres_dsn,
+                f"SELECT version, message_count, size_bytes, expires_at, updated_at, next_seq "
+                f"FROM {sessions} WHERE id = 's'",
+            )
+            return head + query(postgres_dsn, f"SELECT seq, body FROM {messages} ORDER BY seq")
+
+        before = stored()
+        clock.advance(1)
+        calls: list[Callable[[], Result[object]]] = [
+            lambda: store.append("s", _user("b")),
+            lambda: store.append("s", _user("b"), _user("c")),
+            lambda: store.append("s", _user("b"), expected_version=1),
+            lambda: store.append("s", _user("b"), _user("c"), expected_version=1),
+            lambda: store.save("s", Conversation([_user("b")])),
+            lambda: store.save("s", Conversation([_user("b")]), expected_version=1),
+            lambda: store.touch("s"),
+            lambda: store.touch("s", ttl=5),
+        ]
+        for call in calls:
+            with pytest.raises(SerializationError) as raised:
+                call()
+            assert raised.value.session_id == "s"
+            assert stored() == before  # nothing written
+        with pytest.raises(VersionConflict):  # the version is checked as before
+            store.append("s", _user("b"), expected_version=7)
+        # New labels replace the garbled ones: that write works.
+        meta = store.save("s", Conversation([_user("b")]), labels={"k": "w"})
+        assert meta.version == 2 and dict(meta.labels) == {"k": "w"}
+        # So does a write to the session once it expired (it starts anew, unlabelled).
+        query(postgres_dsn, f"UPDATE {sessions} SET labels = {garbled} WHERE id = 's'")
+        clock.advance(61)
+        meta = store.append("s", _user("c"))
+        assert meta.version == 1 and dict(meta.labels) == {}
+        assert [m.content for m in store.load("s")] == ["c"]
+
+
+def test_a_sliding_snapshot_read_is_of_one_moment(postgres_dsn: str, prefix: str) -> None:
+    # The sliding read's UPDATE sees the newest session row, its join of the messages the
+    # statement's snapshot: a write committed in between (here a pop and an append, which
+    # leave the count as it was) must not pair the old messages with the new version.
+    sessions, messages = f'"{prefix}sessions"', f'"{prefix}messages"'
+    with PostgresStore(
+        postgres_dsn, table_prefix=prefix, sliding=True, default_ttl=60
+    ) as store:
+        store.append("s", _user("a"), _user("b"))
+        results: list[tuple[Conversation, Any]] = []
+
+        def read() -> None:
+            results.append(store.load_with_metadata("s"))
+
+        with psycopg.connect(postgres_dsn) as writer:  # holds the row lock: the read waits
+            writer.execute(f"SELECT 1 FROM {sessions} WHERE id = 's' FOR UPDATE")
+            with Nursery() as nursery:
+                nursery.start_soon(read)
+                for _ in range(500):
+                    waiting = query(
+                        postgres_dsn,
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE %s",
+                        ("%WITH snap AS%",),
+                    )
+                    if waiting == [(1,)]:
+                        break
+                    sleep(0.01)
+                assert waiting == [(1,)]
+                writer.execute(f"UPDATE {sessions} SET version = version + 2 WHERE id = 's'")
+                writer.execute(
+                    f'UPDATE {messages} SET body = replace(body, \'"content":"b"\', '
+                    "'\"content\":\"c\"') WHERE session_id = 's' AND seq = 1"
+                )
+                writer.commit()
+        [(conversation, meta)] = results
+        assert [m.content for m in conversation] == ["a", "c"]
+        assert meta.version == 3 and meta == store.get_metadata("s")
 
 
 def test_timestamps_are_floats_in_every_answer(postgres_dsn: str, prefix: str) -> None:

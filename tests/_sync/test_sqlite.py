@@ -216,7 +216,10 @@ def test_append_is_one_short_transaction_whatever_the_length(path: Path) -> None
         assert steps["long"] == steps["short"]
 
 
-def test_load_is_one_query_and_last_reads_only_those_rows(path: Path) -> None:
+def test_load_is_one_read_transaction_and_last_reads_only_those_rows(path: Path) -> None:
+    # The session's row, then its bodies, in one snapshot: a join would repeat the row's
+    # columns on every message row, which costs as much as the bodies on a long session.
+    read = ["BEGIN", "SELECT EXPIRES_AT,", "SELECT CAST(BODY", "COMMIT"]
     with SQLiteStore(path) as store:
         store.save("short", Conversation([user(str(i)) for i in range(10)]))
         store.save("long", Conversation([user(str(i)) for i in range(2000)]))
@@ -226,14 +229,76 @@ def test_load_is_one_query_and_last_reads_only_those_rows(path: Path) -> None:
             watch.reset()
             loaded = store.load(session_id, last=3)
             assert len(loaded) == 3
-            assert len(watch.statements) == 1 and watch.kinds()[0].startswith("SELECT")
+            assert watch.kinds() == read
             steps[session_id] = watch.steps
         watch.reset()
         assert len(store.load("short")) == 10
-        assert len(watch.statements) == 1
+        assert watch.kinds() == read
+        watch.reset()
+        assert len(store.load("short", last=0)) == 0
+        assert watch.kinds() == ["BEGIN", "SELECT EXPIRES_AT,", "COMMIT"]
         watch.stop()
         assert steps["long"] == steps["short"]
         assert [m.content for m in store.load("long", last=3)] == ["1997", "1998", "1999"]
+
+
+def test_load_with_metadata_is_one_read_transaction(path: Path) -> None:
+    with SQLiteStore(path) as store:
+        store.save("short", Conversation([user(str(i)) for i in range(10)]))
+        store.save("long", Conversation([user(str(i)) for i in range(2000)]))
+        watch = Watch(store)
+        steps = {}
+        for session_id in ("short", "long"):
+            watch.reset()
+            loaded, meta = store.load_with_metadata(session_id, last=3)
+            assert len(loaded) == 3 and meta == store.get_metadata(session_id)
+            assert watch.kinds()[:4] == ["BEGIN", "SELECT ID,", "SELECT CAST(BODY", "COMMIT"]
+            steps[session_id] = watch.steps
+        watch.stop()
+        assert steps["long"] > 0
+    with SQLiteStore(path, sliding=True, default_ttl=60) as store:
+        store.append("s", user("a"))
+        watch = Watch(store)
+        _, meta = store.load_with_metadata("s")
+        assert watch.kinds() == [
+            "BEGIN IMMEDIATE",
+            "SELECT ID,",
+            "SELECT CAST(BODY",
+            "UPDATE SESSIONS",
+            "COMMIT",
+        ]
+        watch.stop()
+        assert meta == store.get_metadata("s")
+
+
+def test_bodies_of_a_utf16_file_are_read_as_text(path: Path) -> None:
+    # A file made UTF-16 before the store first touched it: CAST(body AS BLOB) would
+    # hand the decoder UTF-16 bytes, so such a file's bodies are read as str.
+    db = raw(path)
+    db.execute("PRAGMA encoding = 'UTF-16le'")
+    db.execute("CREATE TABLE t (x)")  # the encoding is fixed once the file has a table
+    db.close()
+    with SQLiteStore(path) as store:
+        store.append("s", user("héllo"), user("wörld"))
+        assert "CAST" not in store._engine._bodies[0]
+        assert [m.content for m in store.load("s")] == ["héllo", "wörld"]
+        assert [m.content for m in store.load("s", last=1)] == ["wörld"]
+        conversation, meta = store.load_with_metadata("s")
+        assert [m.content for m in conversation] == ["héllo", "wörld"]
+        assert meta.message_count == 2
+
+
+def test_a_body_that_is_not_utf8_raises_serialization_error(path: Path) -> None:
+    with SQLiteStore(path) as store:
+        store.append("s", user("a"))
+    db = raw(path)
+    db.execute("UPDATE messages SET body = CAST(X'7B22FF' AS TEXT) WHERE session_id = 's'")
+    db.close()
+    with SQLiteStore(path) as store:
+        for call in (lambda: store.load("s"), lambda: store.load_with_metadata("s")):
+            with pytest.raises(SerializationError) as raised:
+                call()
+            assert raised.value.session_id == "s"
 
 
 def test_pop_deletes_only_the_newest_row_whatever_the_length(path: Path) -> None:
@@ -397,6 +462,8 @@ def test_a_corrupted_message_row_raises_serialization_error(path: Path) -> None:
         with pytest.raises(SerializationError):
             store.load("s1", last=1)
         with pytest.raises(SerializationError):
+            store.load_with_metadata("s1")
+        with pytest.raises(SerializationError):
             store.pop("s1")
         # The failed pop removed nothing; the good row still reads.
         assert (store.get_metadata("s1")).message_count == 2
@@ -427,6 +494,9 @@ def test_a_count_that_disagrees_with_the_rows_raises_serialization_error(
         with pytest.raises(SerializationError, match="s1") as info:
             store.load("s1")
         assert info.value.session_id == "s1"
+        with pytest.raises(SerializationError, match="s1") as info:
+            store.load_with_metadata("s1")
+        assert info.value.session_id == "s1"
         assert [m.content for m in store.load("s2")] == ["other"]
 
 
@@ -447,6 +517,7 @@ def test_corrupted_session_rows_raise_serialization_error(
     with SQLiteStore(path) as store:
         calls: list[Callable[[], Any]] = [
             lambda: store.get_metadata("bad"),
+            lambda: store.load_with_metadata("bad"),
             lambda: store.touch("bad"),
             lambda: store.append("bad", user("z")),
             lambda: store.save("bad", Conversation()),
@@ -458,6 +529,25 @@ def test_corrupted_session_rows_raise_serialization_error(
                 call()
             assert raised.value.session_id == "bad"
         assert [m.text for m in store.load("good")] == ["y"]  # the others still read
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("expires_at", "'soon'"), ("size_bytes", "'big'"), ("size_bytes", "1.5")]
+)
+def test_a_corrupted_row_raises_serialization_error_on_load(
+    path: Path, column: str, value: str
+) -> None:
+    # A text expiry raised TypeError from the comparison with the clock.
+    with SQLiteStore(path) as store:
+        store.append("bad", user("x"))
+    db = raw(path)
+    db.execute(f"UPDATE sessions SET {column} = {value} WHERE id = 'bad'")
+    db.close()
+    with SQLiteStore(path) as store:
+        for call in (lambda: store.load("bad"), lambda: store.load_with_metadata("bad")):
+            with pytest.raises(SerializationError) as raised:
+                call()
+            assert raised.value.session_id == "bad"
 
 
 def test_corrupted_labels_raise_serialization_error(path: Path) -> None:

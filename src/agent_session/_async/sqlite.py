@@ -139,6 +139,12 @@ class AsyncSQLiteStore(AsyncSessionStore):
     async def _load(self, session_id: str, last: int | None) -> Conversation:
         return await arun_blocking(self._engine.load, session_id, last)
 
+    async def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        # One read transaction: a snapshot, whatever other threads or processes write.
+        return await arun_blocking(self._engine.load_with_metadata, session_id, last)
+
     async def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         return await arun_blocking(self._engine.pop, session_id, expected_version)
 

@@ -244,6 +244,14 @@ class PostgresSQL:
             f"WITH old AS (SELECT next_seq - message_count AS lo FROM {sessions} "
             "WHERE id = %(id)s::text), "
         )
+        #: Labels a write keeps (and returns) are what agent-session writes, a str -> str
+        #: object: a session whose labels were changed outside is not written, and the
+        #: caller hears SerializationError (``state`` shows why) with nothing committed.
+        #: Most sessions have none: the first test spares them the rest.
+        labels_ok = (
+            "(s.labels = '{}'::jsonb OR (jsonb_typeof(s.labels) = 'object' AND NOT EXISTS "
+            "(SELECT FROM jsonb_each(s.labels) AS l WHERE jsonb_typeof(l.value) <> 'string')))"
+        )
         within_limits = (
             "s.message_count + %(n)s::int <= coalesce(%(max_n)s::int, 2147483647) "
             "AND s.size_bytes + %(added)s::bigint "
@@ -263,7 +271,8 @@ class PostgresSQL:
             f"size_bytes = CASE WHEN {live} THEN s.size_bytes ELSE 0 END + EXCLUDED.size_bytes, "
             f"labels = CASE WHEN {live} THEN s.labels ELSE '{{}}' END, "
             "next_seq = s.next_seq + EXCLUDED.message_count "
-            f"WHERE NOT {live} OR (%(free)s::bool AND {within_limits}) {returning}), "
+            f"WHERE NOT {live} OR (%(free)s::bool AND {within_limits} AND {labels_ok}) "
+            f"{returning}), "
             # Only a restarted (or new) session deletes: a gate evaluated before any scan.
             f"gone AS (DELETE FROM {messages} WHERE (SELECT version FROM up) = 1 "
             "AND session_id = %(id)s::text AND seq >= (SELECT lo FROM old) "
@@ -276,7 +285,7 @@ class PostgresSQL:
             "version = s.version + 1, message_count = s.message_count + %(n)s::int, "
             "size_bytes = s.size_bytes + %(added)s::bigint, next_seq = s.next_seq + %(n)s::int "
             f"WHERE s.id = %(id)s::text AND {live} AND s.version = %(expected)s::bigint "
-            f"AND {within_limits} {returning}), "
+            f"AND {within_limits} AND {labels_ok} {returning}), "
         )
         self.append_upsert = append_upsert + insert_messages + " SELECT * FROM up"
         self.append_update = append_update + insert_messages + " SELECT * FROM up"
@@ -298,9 +307,8 @@ class PostgresSQL:
             f"labels = CASE WHEN %(labels)s::jsonb IS NULL AND {live} THEN s.labels "
             "ELSE EXCLUDED.labels END, "
             "next_seq = s.next_seq + EXCLUDED.message_count "
-            f"WHERE %(free)s::bool OR NOT {live} {returning}), "
-            + replace_messages
-            + " SELECT * FROM up"
+            f"WHERE NOT {live} OR (%(free)s::bool AND (%(labels)s::jsonb IS NOT NULL "
+            f"OR {labels_ok})) {returning}), " + replace_messages + " SELECT * FROM up"
         )
         #: save with expected_version >= 1.
         self.save_update = (
@@ -310,11 +318,13 @@ class PostgresSQL:
             "size_bytes = %(added)s::bigint, labels = coalesce(%(labels)s::jsonb, s.labels), "
             "next_seq = s.next_seq + %(n)s::int "
             f"WHERE s.id = %(id)s::text AND {live} AND s.version = %(expected)s::bigint "
-            f"{returning}), " + replace_messages + " SELECT * FROM up"
+            f"AND (%(labels)s::jsonb IS NOT NULL OR {labels_ok}) {returning}), "
+            + replace_messages
+            + " SELECT * FROM up"
         )
         #: Why a write returned no row: the session's state now.
         self.state = (
-            f"SELECT version, expires_at, message_count, size_bytes FROM {sessions} "
+            f"SELECT version, expires_at, message_count, size_bytes, labels::text FROM {sessions} "
             "WHERE id = %(id)s::text"
         )
         #: pop, in one transaction: lock the session row (every write to the session
@@ -340,7 +350,8 @@ class PostgresSQL:
             f"version, labels::text, ttl FROM {sessions} WHERE id = %(id)s::text FOR UPDATE), "
             f"up AS (UPDATE {sessions} AS t SET ttl = {update_ttl.replace('s.ttl', 't.ttl')}, "
             f"expires_at = {now_t} + {update_ttl.replace('s.ttl', 't.ttl')} "
-            f"FROM s WHERE t.id = %(id)s::text AND {live} RETURNING t.expires_at, true AS done) "
+            f"FROM s WHERE t.id = %(id)s::text AND {live} AND {labels_ok.replace('s.', 't.')} "
+            "RETURNING t.expires_at, true AS done) "
             "SELECT s.created_at, s.updated_at, s.expires_at, s.message_count, s.size_bytes, "
             "s.version, s.labels, up.expires_at, up.done FROM s LEFT JOIN up ON true"
         )
@@ -377,6 +388,37 @@ class PostgresSQL:
             "SELECT s.expires_at, s.message_count, s.size_bytes, m.body FROM s "
             + window
             + "ORDER BY m.seq"
+        )
+        # The first row of load's (the oldest message read, or the one row of a session
+        # with none): only it carries what load_with_metadata adds, not each message row.
+        # A session whose rows are not all there fails load's count check before these
+        # are read.
+        first = "m.seq IS NULL OR m.seq = s.next_seq - LEAST(s.message_count, %(last)s::int)"
+        more = (
+            f"CASE WHEN {first} THEN s.created_at END, CASE WHEN {first} THEN s.updated_at END, "
+            f"CASE WHEN {first} THEN s.version END, CASE WHEN {first} THEN s.labels::text END"
+        )
+        #: load_with_metadata: load's rows, the first with the rest of the metadata; one
+        #: statement, so one snapshot of the session's row and its messages.
+        self.load_with_metadata = (
+            f"SELECT s.expires_at, s.message_count, s.size_bytes, m.body, {more} "
+            f"FROM {sessions} s " + window + "WHERE s.id = %(id)s::text ORDER BY m.seq"
+        )
+        #: The same with sliding=True, restarting the TTL as load_sliding does. Its UPDATE
+        #: sees the newest session row, its join the statement's snapshot: the last column
+        #: says whether the row slid is the one of the snapshot (same version and
+        #: creation), else messages and metadata could be of two moments.
+        self.load_with_metadata_sliding = (
+            f"WITH snap AS (SELECT version, created_at FROM {sessions} "
+            "WHERE id = %(id)s::text), "
+            f"s AS (UPDATE {sessions} AS t SET expires_at = CASE WHEN t.ttl IS NOT NULL "
+            "AND (t.expires_at IS NULL OR t.expires_at > %(now)s::float8) "
+            f"THEN {now_t} + t.ttl ELSE t.expires_at END WHERE t.id = %(id)s::text "
+            "RETURNING t.id, t.expires_at, t.message_count, t.size_bytes, t.next_seq, "
+            "t.created_at, t.updated_at, t.version, t.labels) "
+            f"SELECT s.expires_at, s.message_count, s.size_bytes, m.body, {more}, "
+            "coalesce(s.version = snap.version AND s.created_at = snap.created_at, false) "
+            "FROM s LEFT JOIN snap ON true " + window + "ORDER BY m.seq"
         )
         self.metadata = (
             "SELECT created_at, updated_at, expires_at, message_count, size_bytes, version, "

@@ -159,17 +159,18 @@ _UPDATE_AFTER_POP = (
 )
 _UPDATE_EXPIRY = "UPDATE sessions SET expires_at = ?, ttl = ? WHERE id = ?"
 _SLIDE = "UPDATE sessions SET expires_at = ? + ttl WHERE id = ? AND ttl IS NOT NULL"
-# load: one statement reads the session's row and its messages (a consistent snapshot
-# without BEGIN/COMMIT); an empty session gives one row whose body is NULL.
-_LOAD = (
-    "SELECT s.expires_at, s.size_bytes, m.body, s.message_count FROM sessions s "
-    "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? ORDER BY m.seq"
+# load: one read transaction (a snapshot, shared by every process): the session's row,
+# then its messages. Two statements, not one join: a join repeats the session's columns
+# on every row, which costs as much as the bodies themselves on a long session. The
+# bodies come as bytes (CAST: no UTF-8 decode into a str the decoder would encode
+# again), where the database holds text as UTF-8 (``_connect`` checks).
+_LOAD_HEAD = "SELECT expires_at, size_bytes, message_count FROM sessions WHERE id = ?"
+_BODIES = "SELECT CAST(body AS BLOB) FROM messages WHERE session_id = ? ORDER BY seq"
+_BODIES_LAST = (
+    "SELECT CAST(body AS BLOB) FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?"
 )
-_LOAD_LAST = (
-    "SELECT s.expires_at, s.size_bytes, m.body, s.message_count FROM sessions s "
-    "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? ORDER BY m.seq DESC LIMIT ?"
-)
-_LOAD_NONE = "SELECT expires_at, size_bytes, NULL, message_count FROM sessions WHERE id = ?"
+_TEXT_BODIES = "SELECT body FROM messages WHERE session_id = ? ORDER BY seq"
+_TEXT_BODIES_LAST = "SELECT body FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?"
 _COUNT_LIVE = f"SELECT count(*) FROM sessions WHERE {_LIVE}"
 # The partial expiry index serves these: a comparison implies expires_at IS NOT NULL.
 _EXPIRED_IDS = "SELECT id FROM sessions WHERE expires_at <= ?"
@@ -185,6 +186,10 @@ _PURGE = (
 _META_KINDS = "sffFiiis"  # _META_COLUMNS
 _META_TTL_KINDS = _META_KINDS + "F"  # _SELECT_META
 _WRITE_KINDS = "fFFiiisi"  # _SELECT_FOR_WRITE
+
+
+#: What runs a statement: the connection, or a cursor of it (a transaction's).
+_Executor = sqlite3.Connection | sqlite3.Cursor
 
 
 def _checked(row: Any, kinds: str, session_id: str) -> Any:
@@ -262,10 +267,11 @@ class _Transaction:
         self._engine = engine
         self._begin = begin
 
-    def __enter__(self) -> sqlite3.Connection:
-        conn = self._engine._connection()
-        conn.execute(self._begin)
-        return conn
+    def __enter__(self) -> sqlite3.Cursor:
+        # One cursor for the transaction's statements: conn.execute makes one per call.
+        cursor = self._engine._connection().cursor()
+        cursor.execute(self._begin)
+        return cursor
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         conn = self._engine._conn
@@ -306,6 +312,8 @@ class SQLiteEngine:
         self._lock = threading.Lock()
         self._write = _Transaction(self, "BEGIN IMMEDIATE")
         self._read = _Transaction(self, "BEGIN")
+        #: load's statements for all and for the newest N bodies (see _connect).
+        self._bodies = (_BODIES, _BODIES_LAST)
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
@@ -357,6 +365,11 @@ class SQLiteEngine:
                     )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             self._migrate(conn)
+            # A file made UTF-16 before agent-session first touched it: a body CAST to a
+            # BLOB would be UTF-16 bytes, so read such a file's bodies as str.
+            encoding = conn.execute("PRAGMA encoding").fetchone()[0]
+            utf8 = str(encoding).upper() == "UTF-8"
+            self._bodies = (_BODIES, _BODIES_LAST) if utf8 else (_TEXT_BODIES, _TEXT_BODIES_LAST)
         except BaseException:
             conn.close()
             raise
@@ -424,7 +437,7 @@ class SQLiteEngine:
         return seconds, (None if seconds is None else now + seconds)
 
     @staticmethod
-    def _live_row(conn: sqlite3.Connection, session_id: str, now: float) -> tuple[Any, ...] | None:
+    def _live_row(conn: _Executor, session_id: str, now: float) -> tuple[Any, ...] | None:
         """The row of ``_SELECT_FOR_WRITE``, or None; an expired session is wiped first."""
         row: tuple[Any, ...] | None = conn.execute(_SELECT_FOR_WRITE, (session_id,)).fetchone()
         if row is not None:
@@ -435,13 +448,13 @@ class SQLiteEngine:
         return row
 
     @staticmethod
-    def _remove(conn: sqlite3.Connection, session_id: str) -> None:
+    def _remove(conn: _Executor, session_id: str) -> None:
         conn.execute(_DELETE_MESSAGES, (session_id,))
         conn.execute(_DELETE_LABELS, (session_id,))
         conn.execute(_DELETE_SESSION, (session_id,))
 
     @staticmethod
-    def _row_for_read(conn: sqlite3.Connection, session_id: str, now: float) -> tuple[Any, ...]:
+    def _row_for_read(conn: _Executor, session_id: str, now: float) -> tuple[Any, ...]:
         """``_SELECT_META``'s row of a live session, else SessionNotFound/SessionExpired."""
         row: tuple[Any, ...] | None = conn.execute(_SELECT_META, (session_id,)).fetchone()
         if row is None:
@@ -453,7 +466,7 @@ class SQLiteEngine:
 
     @staticmethod
     def _insert_messages(
-        conn: sqlite3.Connection, session_id: str, first_seq: int, bodies: list[tuple[str, int]]
+        conn: _Executor, session_id: str, first_seq: int, bodies: list[tuple[str, int]]
     ) -> None:
         if len(bodies) == 1:  # the common case, without executemany's per-call setup
             body, size = bodies[0]
@@ -662,47 +675,76 @@ class SQLiteEngine:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def load(self, session_id: str, last: int | None) -> Conversation:
-        """The session's messages (the newest ``last`` of them), in one query."""
-        params: tuple[str] | tuple[str, int]
+    def _read_bodies(
+        self, conn: _Executor, session_id: str, last: int | None, count: Any
+    ) -> list[Any]:
+        """The bodies of load (the newest ``last``, newest first), in the caller's
+        transaction; SerializationError if they are not the ``count`` the session says."""
         if last is None:
-            sql, params = _LOAD, (session_id,)
+            bodies = [row[0] for row in conn.execute(self._bodies[0], (session_id,)).fetchall()]
         elif last:
-            sql, params = _LOAD_LAST, (session_id, last)
-        else:  # LIMIT 0 would hide the session row too
-            sql, params = _LOAD_NONE, (session_id,)
-        if self._sliding:
-            with self._lock, self._write as conn:
-                now = self._clock()
-                rows = conn.execute(sql, params).fetchall()
-                if rows and not _expired(rows[0][0], now):
-                    conn.execute(_SLIDE, (now, session_id))
-        else:
-            with self._lock:
-                conn = self._connection()
-                rows = conn.execute(sql, params).fetchall()
-                now = self._clock()
-        if not rows:
-            raise SessionNotFound(session_id)
-        expires_at, size, first, count = rows[0]
-        if _expired(expires_at, now):
-            raise SessionExpired(session_id, expires_at)
-        held = 0 if first is None else len(rows)  # the LEFT JOIN's row of an empty session
-        if type(count) is not int or held != (count if last is None else min(last, count)):
+            rows = conn.execute(self._bodies[1], (session_id, last)).fetchall()
+            bodies = [row[0] for row in rows]
+        else:  # LIMIT 0: no rows to read
+            bodies = []
+        if type(count) is not int or len(bodies) != (count if last is None else min(last, count)):
             # Rows deleted or added outside agent-session (issue 7, defect 6).
             raise SerializationError(
                 f"session {session_id!r} counts {count!r} messages but its rows say "
-                f"otherwise ({held} read): the database was changed outside agent-session",
+                f"otherwise ({len(bodies)} read): the database was changed outside "
+                "agent-session",
                 session_id=session_id,
             )
-        if first is None:
+        return bodies
+
+    def load(self, session_id: str, last: int | None) -> Conversation:
+        """The session's messages (the newest ``last`` of them), in one read transaction."""
+        # sliding=True writes the new expiry: the write lock from the start.
+        transaction = self._write if self._sliding else self._read
+        with self._lock, transaction as conn:
+            now = self._clock()
+            head = conn.execute(_LOAD_HEAD, (session_id,)).fetchone()
+            if head is None:
+                raise SessionNotFound(session_id)
+            expires_at, size, count = head
+            if type(size) is not int or (expires_at is not None and type(expires_at) is not float):
+                _checked(head, "Fii", session_id)  # raises, unless a whole-number expiry
+            if _expired(expires_at, now):
+                raise SessionExpired(session_id, expires_at)
+            # last=0 needs an int count too: the check below raises on any other.
+            bodies = self._read_bodies(conn, session_id, last, count)
+            if self._sliding:
+                conn.execute(_SLIDE, (now, session_id))
+        if not bodies:
             return Conversation._adopt([], 0)
         # Decoded outside the lock: the slow part, and it needs no database.
-        messages = decode_messages([row[2] for row in rows], session_id)
+        messages = decode_messages(bodies, session_id)
         if last is None:
             return Conversation._adopt(messages, size)
         messages.reverse()
         return Conversation._adopt(messages)
+
+    def load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        """The session's messages and metadata, of one read transaction (a snapshot)."""
+        # sliding=True writes the new expiry: the write lock from the start.
+        transaction = self._write if self._sliding else self._read
+        with self._lock, transaction as conn:
+            now = self._clock()
+            row = self._row_for_read(conn, session_id, now)
+            bodies = self._read_bodies(conn, session_id, last, row[4])
+            meta = _meta(row)
+            if self._sliding and row[8] is not None:
+                conn.execute(_SLIDE, (now, session_id))
+                meta = meta._replace(expires_at=now + row[8])
+        if not bodies:
+            return Conversation._adopt([], 0), meta
+        messages = decode_messages(bodies, session_id)
+        if last is None:
+            return Conversation._adopt(messages, meta.size_bytes), meta
+        messages.reverse()
+        return Conversation._adopt(messages), meta
 
     def get_metadata(self, session_id: str) -> SessionMetadata:
         """The live session's metadata."""

@@ -460,15 +460,19 @@ class PostgresStore(SessionStore):
                 )
             state = self._run(self._sql.state, params, retry=True)
             if state and not _expired(state[0][1], now):
-                version, _, count, size = state[0]
+                version, _, count, size, labels = state[0]
             else:
-                version, count, size = 0, 0, 0
+                version, count, size, labels = 0, 0, 0, "{}"
             if expected is not None and expected != version:
                 raise VersionConflict(session_id, expected, version)
             if append:
                 self._limits.check_totals(session_id, count + n, size + added)
             else:
                 self._limits.check_totals(session_id, n, added)
+            if append or params["labels"] is None:
+                # Labels changed outside agent-session, which the write would keep: it
+                # wrote nothing (the statement checks them), and this says why.
+                _labels(labels, session_id)
             # Neither: the session changed between the two statements; try again.
         raise BackendError(
             f"session {session_id!r} kept changing under this write ({_ATTEMPTS} tries): "
@@ -588,9 +592,10 @@ class PostgresStore(SessionStore):
     def _touch(self, session_id: str, ttl: float | None | Default) -> SessionMetadata:
         sql = self._statements()
         keep = ttl is DEFAULT
+        now = self._clock()
         params = {
             "id": session_id,
-            "now": self._clock(),
+            "now": now,
             "keep": keep,
             "ttl": None if keep else ttl,
         }
@@ -599,6 +604,10 @@ class PostgresStore(SessionStore):
             raise SessionNotFound(session_id)
         created_at, updated_at, old_expiry, count, size, version, labels, expires_at, done = rows[0]
         if not done:
+            if not _expired(old_expiry, now):
+                # Live, so its labels were changed outside agent-session (the statement
+                # checks them): nothing was written, and this raises SerializationError.
+                _labels(labels, session_id)
             raise SessionExpired(session_id, old_expiry)
         return SessionMetadata(
             session_id,
@@ -651,13 +660,57 @@ class PostgresStore(SessionStore):
             )
         return conversation
 
+    def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        sql = self._statements()
+        now = self._clock()
+        params: dict[str, Any] = {"id": session_id, "last": last, "now": now}
+        if self._sliding:
+            rows = self._run(sql.load_with_metadata_sliding, params)
+            if not rows or rows[0][8]:  # else a write came in between: read a snapshot
+                snapshot = self._snapshot(session_id, last, rows, now)
+                if snapshot is not None:
+                    return snapshot
+        # One statement, one snapshot: rows that do not match their session were changed
+        # outside (after a sliding mismatch, this tells such rows from a write in between).
+        rows = self._run(sql.load_with_metadata, params, retry=True)
+        snapshot = self._snapshot(session_id, last, rows, now)
+        if snapshot is None:
+            raise SerializationError(
+                f"session {session_id!r} should hold {rows[0][1]} messages but its rows do "
+                "not match: the tables were changed outside agent-session",
+                session_id=session_id,
+            )
+        return snapshot
+
+    def _snapshot(
+        self, session_id: str, last: int | None, rows: list[tuple[Any, ...]], now: float
+    ) -> tuple[Conversation, SessionMetadata] | None:
+        """load_with_metadata's answer from its rows; None if they do not match its count."""
+        conversation = self._conversation(session_id, last, rows, now)
+        if conversation is None:
+            return None
+        expires_at, count, size, _, created_at, updated_at, version, labels = rows[0][:8]
+        meta = SessionMetadata(
+            session_id,
+            created_at,
+            updated_at,
+            expires_at,
+            count,
+            size,
+            version,
+            _labels(labels, session_id),
+        )
+        return conversation, meta
+
     def _conversation(
         self, session_id: str, last: int | None, rows: list[tuple[Any, ...]], now: float
     ) -> Conversation | None:
         """The session's messages from load's rows; None if they do not match its count."""
         if not rows:
             raise SessionNotFound(session_id)
-        expires_at, count, size, _ = rows[0]
+        expires_at, count, size = rows[0][:3]
         if _expired(expires_at, now):
             raise SessionExpired(session_id, expires_at)
         bodies = [row[3] for row in rows if row[3] is not None]

@@ -140,6 +140,12 @@ class SQLiteStore(SessionStore):
     def _load(self, session_id: str, last: int | None) -> Conversation:
         return run_blocking(self._engine.load, session_id, last)
 
+    def _load_with_metadata(
+        self, session_id: str, last: int | None
+    ) -> tuple[Conversation, SessionMetadata]:
+        # One read transaction: a snapshot, whatever other threads or processes write.
+        return run_blocking(self._engine.load_with_metadata, session_id, last)
+
     def _pop(self, session_id: str, expected_version: int | None) -> Message | None:
         return run_blocking(self._engine.pop, session_id, expected_version)
 
