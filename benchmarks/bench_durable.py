@@ -8,7 +8,8 @@ Prints one table of median microseconds per operation:
   synchronous=NORMAL), ``PostgresStore`` and ``RedisStore``;
 - beside them, measured in the same run: raw driver floors (one sqlite3
   INSERT+COMMIT in WAL, one redis-py RPUSH, one psycopg INSERT+COMMIT) and the
-  OpenAI Agents SDK's file-backed ``SQLiteSession`` doing the same get/add work.
+  OpenAI Agents SDK's file-backed ``SQLiteSession`` and its ``RedisSession``
+  doing the same get/add work.
 
 Run: ``python benchmarks/bench_durable.py [--quick] [--postgres DSN] [--redis URL]``.
 A store whose server is unreachable is reported as skipped. Compare rows of one
@@ -229,23 +230,49 @@ def openai_sqlite_session(directory: str, ops: int) -> Row | None:
     except ImportError:
         return None
     session_class: Any = agents.SQLiteSession  # typed loosely: the SDK is optional here
+    path = os.path.join(directory, "openai.db")
+    return asyncio.run(openai_session_row(lambda name: session_class(name, path), ops))
+
+
+def openai_redis_session(url: str, prefix: str, ops: int) -> Row | None:
+    """The OpenAI Agents SDK's RedisSession (redis.asyncio) doing the same get/add work."""
+    try:
+        from agents.extensions.memory.redis_session import RedisSession
+    except ImportError:
+        return None
+
+    async def run() -> Row:
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            return await openai_session_row(
+                lambda name: RedisSession(name, redis_client=client, key_prefix=prefix + "sdk"),
+                ops,
+            )
+        finally:
+            keys = [key async for key in client.scan_iter(match=prefix + "sdk*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+async def openai_session_row(make: Callable[[str], Any], ops: int) -> Row:
+    """append@n, load 20 and load 1000 of an OpenAI Agents SDK session class."""
     row: Row = {}
-
-    async def run() -> None:
-        path = os.path.join(directory, "openai.db")
-        for n in (10, 100, 1000):
-            session = session_class(f"append-{n}", path)
-            await session.add_items(conversation(n).to_dicts())
-            add_one = _openai_adder(session)
-            row[f"append@{n}"] = median_us(await atimed(add_one, ops))
-        small = session_class("load20", path)
-        await small.add_items(conversation(20).to_dicts())
-        large = session_class("load1000", path)
-        await large.add_items(conversation(1000).to_dicts())
-        row["load 20"] = median_us(await atimed(small.get_items, ops))
-        row["load 1000"] = median_us(await atimed(large.get_items, max(ops // 10, 5)))
-
-    asyncio.run(run())
+    for n in (10, 100, 1000):
+        session = make(f"append-{n}")
+        await session.add_items(conversation(n).to_dicts())
+        add_one = _openai_adder(session)
+        row[f"append@{n}"] = median_us(await atimed(add_one, ops))
+    small = make("load20")
+    await small.add_items(conversation(20).to_dicts())
+    large = make("load1000")
+    await large.add_items(conversation(1000).to_dicts())
+    row["load 20"] = median_us(await atimed(small.get_items, ops))
+    row["load 1000"] = median_us(await atimed(large.get_items, max(ops // 10, 5)))
     return row
 
 
@@ -314,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows["AsyncRedisStore (asyncio)"] = asyncio.run(
             bench_async_store(AsyncRedisStore(args.redis, prefix=prefix), ops)
         )
+        rows["openai-agents RedisSession"] = openai_redis_session(args.redis, prefix, ops)
     if reachable("postgres", args.postgres):
         rows["raw psycopg INSERT (autocommit)"] = postgres_floor(args.postgres, ops)
         rows["PostgresStore"] = bench_sync_store(
@@ -412,9 +440,19 @@ def _print_ratios(rows: dict[str, Row | None]) -> None:
             get("raw redis-py RPUSH", "load 1000"),
         ),
         (
-            "SQLiteSession load 20 / AsyncSQLiteStore load 20",
+            "SQLiteSession load 20 / AsyncSQLiteStore load 20 (target > 1)",
             get("openai-agents SQLiteSession (file)", "load 20"),
             get("AsyncSQLiteStore (file, asyncio)", "load 20"),
+        ),
+        (
+            "RedisSession load 20 / AsyncRedisStore load 20 (target > 1)",
+            get("openai-agents RedisSession", "load 20"),
+            get("AsyncRedisStore (asyncio)", "load 20"),
+        ),
+        (
+            "RedisSession load 1000 / AsyncRedisStore load 1000 (target > 1)",
+            get("openai-agents RedisSession", "load 1000"),
+            get("AsyncRedisStore (asyncio)", "load 1000"),
         ),
         (
             "PostgresStore append@1000 / append@10",
