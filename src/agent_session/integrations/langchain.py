@@ -34,7 +34,6 @@ Needs the extra: ``pip install 'agent-session[langchain]'``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 try:
@@ -52,14 +51,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._async.base import AsyncSessionStore
-from .._async.open import open_async_store
-from .._concurrency import Lock, arun_blocking
+from .._concurrency import arun_blocking
 from .._errors import SerializationError, SessionNotFound
 from .._model import Conversation, Message
 from .._sync.base import SessionStore
-from .._sync.open import open_store
-from .._urls import parse_store_url
 from .._validation import DEFAULT, TTLArg, check_session_id, resolve_ttl_arg
+from ._stores import AdapterStores, Closing
 
 __all__ = [
     "AgentSessionChatMessageHistory",
@@ -160,7 +157,7 @@ def message_to_langchain(message: Message) -> BaseMessage:
     )
 
 
-class AgentSessionChatMessageHistory(BaseChatMessageHistory):
+class AgentSessionChatMessageHistory(BaseChatMessageHistory, Closing):
     """The messages of one conversation, kept in an agent-session store.
 
     Built from a store URL, it serves both flavours from it: the sync methods from
@@ -208,27 +205,18 @@ class AgentSessionChatMessageHistory(BaseChatMessageHistory):
     ) -> None:
         self.session_id = check_session_id(session_id)
         self._ttl = resolve_ttl_arg(ttl)
-        self._url: str | None = None
-        self._private = False  # one sync store serves both flavours
-        self._sync: SessionStore | None = None
-        self._async: AsyncSessionStore | None = None
-        self._owned: list[SessionStore | AsyncSessionStore] = []
-        self._opening = Lock()  # two threads' first calls open one store, not two
         if async_store is not None and not isinstance(async_store, AsyncSessionStore):
             raise TypeError(f"async_store must be an AsyncSessionStore, not {async_store!r:.80}")
         if isinstance(store, str):
             if async_store is not None:
                 raise TypeError("give a URL or store objects, not both: the URL opens both")
-            parsed = parse_store_url(store)  # a bad URL fails here, not at the first call
-            self._url = store
-            self._private = parsed.kind in ("memory", "cache") or parsed.target == ":memory:"
+            self._stores = AdapterStores(url=store)
         elif isinstance(store, SessionStore):
-            self._sync, self._async = store, async_store
-            self._private = async_store is None
+            self._stores = AdapterStores(store=store, async_store=async_store)
         elif isinstance(store, AsyncSessionStore):
             if async_store is not None:
                 raise TypeError("store is an AsyncSessionStore already: give async_store alone")
-            self._async = store
+            self._stores = AdapterStores(async_store=store)
         else:
             raise TypeError(
                 f"store must be a store URL, a SessionStore or an AsyncSessionStore, "
@@ -238,39 +226,14 @@ class AgentSessionChatMessageHistory(BaseChatMessageHistory):
     # -- the stores --------------------------------------------------------------------
 
     def _sync_store(self) -> SessionStore:
-        store = self._sync
-        if store is not None:
-            return store
-        if self._url is None:
+        store = self._stores.sync()
+        if store is None:
             raise TypeError(
                 f"{type(self).__name__} was built from an AsyncSessionStore alone: use the "
                 "async methods (aget_messages, aadd_messages, aclear), or build it from a "
                 "URL or a SessionStore"
             )
-        with self._opening:
-            if self._sync is None:
-                self._sync = open_store(self._url)
-                self._owned.append(self._sync)
-            return self._sync
-
-    async def _async_store(self) -> AsyncSessionStore | None:
-        """The async store, or None when the sync one serves the async methods."""
-        if self._private:
-            return None
-        store = self._async
-        if store is not None:
-            return store
-        # Opened in a worker thread: it may import the driver, which reads files, and
-        # nothing may block the event loop (LangChain's tests check with blockbuster).
-        return await arun_blocking(self._open_async)
-
-    def _open_async(self) -> AsyncSessionStore:
-        assert self._url is not None  # every other way in sets one of the two stores
-        with self._opening:
-            if self._async is None:
-                self._async = open_async_store(self._url)
-                self._owned.append(self._async)
-            return self._async
+        return store
 
     # -- reading -----------------------------------------------------------------------
 
@@ -308,7 +271,7 @@ class AgentSessionChatMessageHistory(BaseChatMessageHistory):
 
         :raises SerializationError: if a stored message is not one LangChain can read
         """
-        store = await self._async_store()
+        store = await self._stores.aio()  # None: the sync methods, in a thread
         if store is None:
             return await arun_blocking(self._load)
         try:
@@ -339,7 +302,7 @@ class AgentSessionChatMessageHistory(BaseChatMessageHistory):
             written)
         :raises CapacityExceeded: if a limit of the store would be exceeded
         """
-        store = await self._async_store()
+        store = await self._stores.aio()
         if store is None:
             await arun_blocking(self.add_messages, messages)
             return
@@ -353,7 +316,7 @@ class AgentSessionChatMessageHistory(BaseChatMessageHistory):
 
     async def aclear(self) -> None:
         """Remove every message: the session is deleted from the store."""
-        store = await self._async_store()
+        store = await self._stores.aio()
         if store is None:
             await arun_blocking(self.clear)
         else:
@@ -366,42 +329,14 @@ class AgentSessionChatMessageHistory(BaseChatMessageHistory):
 
         An async store it opened is closed by :meth:`aclose`, on its event loop.
         """
-        for store in self._owned:
-            if isinstance(store, SessionStore):
-                store.close()
+        self._stores.close()
 
     async def aclose(self) -> None:
         """Close every store this history opened from a URL; harmless twice."""
-        for store in self._owned:
-            if isinstance(store, SessionStore):
-                await arun_blocking(store.close)
-            else:
-                await store.aclose()
-
-    def __enter__(self) -> AgentSessionChatMessageHistory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> AgentSessionChatMessageHistory:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        await self._stores.aclose()
 
     def __repr__(self) -> str:
-        where = self._url if self._url is not None else self._sync or self._async
+        where = self._stores.source()
         return f"<{type(self).__name__} session_id={self.session_id!r} store={where!r}>"
 
 

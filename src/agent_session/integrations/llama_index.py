@@ -60,27 +60,24 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.storage.chat_store.base import BaseChatStore
 from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .._async.base import AsyncSessionStore
-from .._async.open import open_async_store
-from .._concurrency import Lock, arun_blocking, asleep, sleep
+from .._concurrency import arun_blocking, asleep, sleep
 from .._errors import SessionNotFound, VersionConflict
 from .._metadata import SessionMetadata
 from .._model import PAYLOAD_ROLES, Conversation, Message
 from .._sync.base import SessionStore
 from .._sync.cache import CacheStore
 from .._sync.memory import InMemoryStore
-from .._sync.open import open_store
-from .._urls import parse_store_url
+from ._stores import AdapterStores, AsyncClosing, Closing
 
 __all__ = [
     "ARCHIVED_LABEL",
@@ -94,13 +91,12 @@ __all__ = [
 ARCHIVED_LABEL = "llama_index.archived"
 
 _T = TypeVar("_T")
+_ChatStoreT = TypeVar("_ChatStoreT", bound="_ChatStoreBase")
 #: ``ChatMessage`` fields that have a place of their own in the payload.
 _MAPPED = frozenset(("role", "additional_kwargs", "blocks"))
 #: Payload keys this module writes; a payload with others was written by other code.
 _OURS = frozenset(("role", "content", "additional_kwargs", "llama_index"))
 _ROLES = frozenset(role.value for role in MessageRole)
-#: URL kinds whose sync and async stores see the same data (not memory://, cache://).
-_SHARED_KINDS = frozenset(("sqlite", "postgresql", "redis"))
 #: An edit of a session: given its messages (None: no session) and labels, the new
 #: messages (None: write nothing), the new labels (None: keep them) and the answer.
 _Edit = Callable[
@@ -292,77 +288,84 @@ class _Offloaded:
         return await self._call(self._store.list_sessions, prefix=prefix)
 
 
-class _Stores:
-    """The stores of one adapter object and its copies: given, or opened from a URL.
+class _ChatStoreBase(AsyncClosing, BaseModel):
+    """What both chat stores share: their fields, their stores and closing them.
 
-    From a URL of a shared backend (a SQLite file, PostgreSQL, Redis) the async store
-    is opened on first use; for the process-local ones (``memory://``, ``cache://``,
-    ``sqlite://:memory:``) both flavours use the one sync store.
+    The stores are given or opened from ``url`` (see :class:`AdapterStores`). A copy
+    (``copy.deepcopy``) is another handle on the same stores; only the original
+    closes them.
     """
+
+    url: str | None = Field(default=None, repr=False, description="The store URL, if any.")
+    key_prefix: str = Field(default="", description="Prepended to each key: the session id.")
+    conflict_retries: int = Field(default=16, ge=0, description="Redos of a conflicted edit.")
+
+    _stores: AdapterStores = PrivateAttr()
+    #: False on copies: only the original closes the stores.
+    _closes: bool = PrivateAttr(default=True)
+    #: True where the class has sync methods: a URL's sync store is opened at once.
+    _sync_methods: ClassVar[bool] = False
 
     def __init__(
         self,
-        owner: str,
-        store: SessionStore | None,
-        async_store: AsyncSessionStore | None,
-        url: str | None,
+        store: SessionStore | None = None,
         *,
-        sync_methods: bool,
+        async_store: AsyncSessionStore | None = None,
+        url: str | None = None,
+        key_prefix: str = "",
+        conflict_retries: int = 16,
+        **data: Any,
     ) -> None:
-        self._owner = owner
+        super().__init__(url=url, key_prefix=key_prefix, conflict_retries=conflict_retries, **data)
+        owner = type(self).__name__
         if store is not None and not isinstance(store, SessionStore):
             raise TypeError(f"store must be a sync agent-session SessionStore, not {store!r}")
         if async_store is not None and not isinstance(async_store, AsyncSessionStore):
             raise TypeError(
                 f"async_store must be an agent-session AsyncSessionStore, not {async_store!r}"
             )
-        self.store, self.async_store = store, async_store
-        self.owned = url is not None
-        self._async_url: str | None = None
-        self._lock = Lock()
-        if url is None:
-            if store is None and async_store is None:
-                raise ValueError(f"{owner} needs a store: give url=, store= or async_store=")
-            return
-        if store is not None or async_store is not None:
+        if url is None and store is None and async_store is None:
+            raise ValueError(f"{owner} needs a store: give url=, store= or async_store=")
+        if url is not None and (store is not None or async_store is not None):
             raise ValueError(f"give {owner} a url or store objects, not both")
-        parsed = parse_store_url(url)
-        if parsed.kind in _SHARED_KINDS and parsed.target != ":memory:":
-            self._async_url = url
-            if sync_methods:
-                self.store = open_store(url)
-        else:
-            self.store = open_store(url)
+        self._stores = AdapterStores(url=url, store=store, async_store=async_store)
+        if self._sync_methods or self._stores.private:
+            self._stores.sync()  # from a URL, opened now: a missing driver fails here
 
-    def sync(self, method: str) -> SessionStore:
-        if self.store is None:
-            raise RuntimeError(
-                f"{self._owner}.{method} needs a sync store (ChatMemoryBuffer.aget calls "
-                "the sync methods too): build it with from_url(), or pass store="
-            )
-        return self.store
+    @classmethod
+    def from_url(
+        cls: type[_ChatStoreT], url: str, *, key_prefix: str = "", conflict_retries: int = 16
+    ) -> _ChatStoreT:
+        """A chat store over the store ``url`` names; it owns (and closes) that store.
 
-    def aio(self) -> _AsyncStore:
-        if self.async_store is None and self._async_url is not None:
-            with self._lock:  # two first calls at once must not open two stores
-                if self.async_store is None:
-                    self.async_store = open_async_store(self._async_url)
-        if self.async_store is not None:
-            return self.async_store
-        assert self.store is not None  # one of them always is (see __init__)
-        return _Offloaded(self.store)
+        For SQLite files, PostgreSQL and Redis the async methods use the async store
+        of the same URL (opened on first use); for ``memory://``, ``cache://`` and
+        ``sqlite://:memory:`` both flavours share the one sync store.
 
-    def close(self) -> None:
-        if self.owned and self.store is not None:
-            self.store.close()
+        :raises ValueError: on a bad URL
+        :raises ImportError: if the store's driver extra is not installed
+        """
+        return cls(url=url, key_prefix=key_prefix, conflict_retries=conflict_retries)
+
+    def __deepcopy__(self: _ChatStoreT, memo: dict[int, Any] | None = None) -> _ChatStoreT:
+        # Another handle on the same stores (a store cannot be deep-copied).
+        clone = self.model_copy()
+        clone._closes = False
+        return clone
 
     async def aclose(self) -> None:
-        if not self.owned:
-            return
-        if self.async_store is not None:
-            await self.async_store.aclose()
-        if self.store is not None:
-            await arun_blocking(self.store.close)
+        """Close every store this object opened (from a URL); harmless twice."""
+        if self._closes:
+            await self._stores.aclose()
+
+    async def _aio(self) -> _AsyncStore:
+        """What the async methods call: the async store, or the sync one in a thread."""
+        store = await self._stores.aio()
+        if store is not None:
+            return store
+        sync = self._stores.sync()
+        assert sync is not None  # private: one sync store serves both flavours
+        return _Offloaded(sync)
 
 
 def _backoff(attempt: int) -> float:
@@ -469,7 +472,7 @@ def _insert_at(idx: int, message: Message) -> _Edit[None]:
 # -- AgentSessionChatStore -------------------------------------------------------------
 
 
-class AgentSessionChatStore(BaseChatStore):
+class AgentSessionChatStore(_ChatStoreBase, Closing, BaseChatStore):
     """A LlamaIndex ``BaseChatStore`` keeping each key's messages in an agent-session store.
 
     Build it from a URL (:meth:`from_url`: it opens, owns and closes the stores) or
@@ -496,53 +499,23 @@ class AgentSessionChatStore(BaseChatStore):
     :raises TypeError: if a store is not an agent-session store of the right flavour
     """
 
-    url: str | None = Field(default=None, repr=False, description="The store URL, if any.")
-    key_prefix: str = Field(default="", description="Prepended to each key: the session id.")
-    conflict_retries: int = Field(default=16, ge=0, description="Redos of a conflicted edit.")
+    _sync_methods: ClassVar[bool] = True
+    if TYPE_CHECKING:  # type checkers make a model's __init__ from its fields otherwise
 
-    _stores: _Stores = PrivateAttr()
-    #: False on copies: only the original closes the stores.
-    _closes: bool = PrivateAttr(default=True)
-
-    def __init__(
-        self,
-        store: SessionStore | None = None,
-        *,
-        async_store: AsyncSessionStore | None = None,
-        url: str | None = None,
-        key_prefix: str = "",
-        conflict_retries: int = 16,
-        **data: Any,
-    ) -> None:
-        # Through **data: mypy sees BaseChatStore's fields only (the dataclass transform).
-        data.update(url=url, key_prefix=key_prefix, conflict_retries=conflict_retries)
-        super().__init__(**data)
-        self._stores = _Stores(type(self).__name__, store, async_store, url, sync_methods=True)
-
-    @classmethod
-    def from_url(
-        cls, url: str, *, key_prefix: str = "", conflict_retries: int = 16
-    ) -> AgentSessionChatStore:
-        """A chat store over the store ``url`` names; it owns (and closes) that store.
-
-        For SQLite files, PostgreSQL and Redis the async methods use the async store
-        of the same URL (opened on first use); for ``memory://``, ``cache://`` and
-        ``sqlite://:memory:`` both flavours share the one sync store.
-
-        :raises ValueError: on a bad URL
-        :raises ImportError: if the store's driver extra is not installed
-        """
-        return cls(url=url, key_prefix=key_prefix, conflict_retries=conflict_retries)
+        def __init__(
+            self,
+            store: SessionStore | None = None,
+            *,
+            async_store: AsyncSessionStore | None = None,
+            url: str | None = None,
+            key_prefix: str = "",
+            conflict_retries: int = 16,
+            **data: Any,
+        ) -> None: ...
 
     @classmethod
     def class_name(cls) -> str:
         return "AgentSessionChatStore"
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> AgentSessionChatStore:
-        # Another handle on the same stores (a store cannot be deep-copied).
-        clone = self.model_copy()
-        clone._closes = False
-        return clone
 
     def close(self) -> None:
         """Close the sync store if this object opened it (from a URL); harmless twice.
@@ -552,43 +525,25 @@ class AgentSessionChatStore(BaseChatStore):
         if self._closes:
             self._stores.close()
 
-    async def aclose(self) -> None:
-        """Close every store this object opened (from a URL); harmless twice."""
-        if self._closes:
-            await self._stores.aclose()
-
-    def __enter__(self) -> AgentSessionChatStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> AgentSessionChatStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    def _sync(self, method: str) -> SessionStore:
+        store = self._stores.sync()
+        if store is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.{method} needs a sync store (ChatMemoryBuffer.aget "
+                "calls the sync methods too): build it with from_url(), or pass store="
+            )
+        return store
 
     # -- sync ---------------------------------------------------------------------------
 
     def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
         """Replace the key's messages (an empty list keeps the key, with no messages)."""
         conversation = Conversation(from_chat_message(m) for m in messages)
-        self._stores.sync("set_messages").save(self.key_prefix + _key(key), conversation)
+        self._sync("set_messages").save(self.key_prefix + _key(key), conversation)
 
     def get_messages(self, key: str) -> list[ChatMessage]:
         """The key's messages, oldest first; ``[]`` for a key that does not exist."""
-        store = self._stores.sync("get_messages")
+        store = self._sync("get_messages")
         try:
             return _chat_messages(store.load(self.key_prefix + _key(key)))
         except SessionNotFound:
@@ -596,7 +551,7 @@ class AgentSessionChatStore(BaseChatStore):
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Add ``message`` at the end (atomic), or before position ``idx`` as ``list.insert``."""
-        store = self._stores.sync("add_message")
+        store = self._sync("add_message")
         session_id, stored = self.key_prefix + _key(key), from_chat_message(message)
         if idx is None:
             store.append(session_id, stored)
@@ -605,7 +560,7 @@ class AgentSessionChatStore(BaseChatStore):
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
         """Delete the key; the messages it held, or None if it did not exist."""
-        store, session_id = self._stores.sync("delete_messages"), self.key_prefix + _key(key)
+        store, session_id = self._sync("delete_messages"), self.key_prefix + _key(key)
         try:
             messages = _chat_messages(store.load(session_id))
         except SessionNotFound:
@@ -620,12 +575,12 @@ class AgentSessionChatStore(BaseChatStore):
         :raises IndexError: if ``idx`` is below ``-len`` (as ``SimpleChatStore``)
         :raises VersionConflict: if concurrent writes won ``conflict_retries`` + 1 times
         """
-        store, session_id = self._stores.sync("delete_message"), self.key_prefix + _key(key)
+        store, session_id = self._sync("delete_message"), self.key_prefix + _key(key)
         return _rewrite(store, session_id, _delete_at(_index(idx)), self.conflict_retries)
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
         """Atomically delete and return the newest message; None if there is none."""
-        store = self._stores.sync("delete_last_message")
+        store = self._sync("delete_last_message")
         try:
             message = store.pop(self.key_prefix + _key(key))
         except SessionNotFound:
@@ -634,7 +589,7 @@ class AgentSessionChatStore(BaseChatStore):
 
     def get_keys(self) -> list[str]:
         """The keys of the live sessions under ``key_prefix``, sorted."""
-        ids = self._stores.sync("get_keys").list_sessions(prefix=self.key_prefix or None)
+        ids = self._sync("get_keys").list_sessions(prefix=self.key_prefix or None)
         return _keys(ids, self.key_prefix)
 
     # -- async --------------------------------------------------------------------------
@@ -642,12 +597,12 @@ class AgentSessionChatStore(BaseChatStore):
     async def aset_messages(self, key: str, messages: list[ChatMessage]) -> None:
         """Async :meth:`set_messages`."""
         conversation = Conversation(from_chat_message(m) for m in messages)
-        await self._stores.aio().save(self.key_prefix + _key(key), conversation)
+        await (await self._aio()).save(self.key_prefix + _key(key), conversation)
 
     async def aget_messages(self, key: str) -> list[ChatMessage]:
         """Async :meth:`get_messages`."""
         try:
-            return _chat_messages(await self._stores.aio().load(self.key_prefix + _key(key)))
+            return _chat_messages(await (await self._aio()).load(self.key_prefix + _key(key)))
         except SessionNotFound:
             return []
 
@@ -655,7 +610,7 @@ class AgentSessionChatStore(BaseChatStore):
         self, key: str, message: ChatMessage, idx: int | None = None
     ) -> None:
         """Async :meth:`add_message`."""
-        store = self._stores.aio()
+        store = await self._aio()
         session_id, stored = self.key_prefix + _key(key), from_chat_message(message)
         if idx is None:
             await store.append(session_id, stored)
@@ -665,7 +620,7 @@ class AgentSessionChatStore(BaseChatStore):
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         """Async :meth:`delete_messages`."""
-        store, session_id = self._stores.aio(), self.key_prefix + _key(key)
+        store, session_id = await self._aio(), self.key_prefix + _key(key)
         try:
             messages = _chat_messages(await store.load(session_id))
         except SessionNotFound:
@@ -675,20 +630,20 @@ class AgentSessionChatStore(BaseChatStore):
 
     async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
         """Async :meth:`delete_message`."""
-        store, session_id = self._stores.aio(), self.key_prefix + _key(key)
+        store, session_id = await self._aio(), self.key_prefix + _key(key)
         return await _arewrite(store, session_id, _delete_at(_index(idx)), self.conflict_retries)
 
     async def adelete_last_message(self, key: str) -> ChatMessage | None:
         """Async :meth:`delete_last_message`."""
         try:
-            message = await self._stores.aio().pop(self.key_prefix + _key(key))
+            message = await (await self._aio()).pop(self.key_prefix + _key(key))
         except SessionNotFound:
             return None
         return None if message is None else to_chat_message(message)
 
     async def aget_keys(self) -> list[str]:
         """Async :meth:`get_keys`."""
-        ids = await self._stores.aio().list_sessions(prefix=self.key_prefix or None)
+        ids = await (await self._aio()).list_sessions(prefix=self.key_prefix or None)
         return _keys(ids, self.key_prefix)
 
 
@@ -742,7 +697,7 @@ def _memory_edit(
     return edit
 
 
-class AgentSessionMemoryStore(AsyncDBChatStore):
+class AgentSessionMemoryStore(_ChatStoreBase, AsyncDBChatStore):
     """A LlamaIndex ``AsyncDBChatStore`` over an agent-session store: what ``Memory`` takes.
 
     ``Memory.from_defaults(session_id=key, chat_store=AgentSessionMemoryStore(...))``.
@@ -766,62 +721,22 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
     sorted and lists a key whose messages were all deleted (its session is kept).
     """
 
-    url: str | None = Field(default=None, repr=False, description="The store URL, if any.")
-    key_prefix: str = Field(default="", description="Prepended to each key: the session id.")
-    conflict_retries: int = Field(default=16, ge=0, description="Redos of a conflicted edit.")
+    if TYPE_CHECKING:  # type checkers make a model's __init__ from its fields otherwise
 
-    _stores: _Stores = PrivateAttr()
-    _closes: bool = PrivateAttr(default=True)
-
-    def __init__(
-        self,
-        store: SessionStore | None = None,
-        *,
-        async_store: AsyncSessionStore | None = None,
-        url: str | None = None,
-        key_prefix: str = "",
-        conflict_retries: int = 16,
-        **data: Any,
-    ) -> None:
-        data.update(url=url, key_prefix=key_prefix, conflict_retries=conflict_retries)
-        super().__init__(**data)
-        self._stores = _Stores(type(self).__name__, store, async_store, url, sync_methods=False)
-
-    @classmethod
-    def from_url(
-        cls, url: str, *, key_prefix: str = "", conflict_retries: int = 16
-    ) -> AgentSessionMemoryStore:
-        """A ``Memory`` store over the store ``url`` names; it owns (and closes) it.
-
-        :raises ValueError: on a bad URL
-        :raises ImportError: if the store's driver extra is not installed
-        """
-        return cls(url=url, key_prefix=key_prefix, conflict_retries=conflict_retries)
+        def __init__(
+            self,
+            store: SessionStore | None = None,
+            *,
+            async_store: AsyncSessionStore | None = None,
+            url: str | None = None,
+            key_prefix: str = "",
+            conflict_retries: int = 16,
+            **data: Any,
+        ) -> None: ...
 
     @classmethod
     def class_name(cls) -> str:
         return "AgentSessionMemoryStore"
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> AgentSessionMemoryStore:
-        clone = self.model_copy()
-        clone._closes = False
-        return clone
-
-    async def aclose(self) -> None:
-        """Close every store this object opened (from a URL); harmless twice."""
-        if self._closes:
-            await self._stores.aclose()
-
-    async def __aenter__(self) -> AgentSessionMemoryStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _edit(
         self,
@@ -831,12 +746,12 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
     ) -> _T:
         edit = _memory_edit(change, missing)
         return await _arewrite(
-            self._stores.aio(), self.key_prefix + _key(key), edit, self.conflict_retries
+            await self._aio(), self.key_prefix + _key(key), edit, self.conflict_retries
         )
 
     async def _active(self, session_id: str) -> list[Message]:
         """The active messages: the newest ``count - archived``, as of one moment."""
-        store = self._stores.aio()
+        store = await self._aio()
         for _ in range(self.conflict_retries + 1):
             try:
                 meta = await store.get_metadata(session_id)
@@ -868,7 +783,7 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
             items = await self._active(session_id)
         else:
             try:
-                conversation, meta = await self._stores.aio().load_with_metadata(session_id)
+                conversation, meta = await (await self._aio()).load_with_metadata(session_id)
             except SessionNotFound:
                 return []
             items = list(conversation)
@@ -884,7 +799,7 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
         """How many messages of ``status`` (None: all) the key has: from its metadata."""
         status = _status_or_all(status)
         try:
-            meta = await self._stores.aio().get_metadata(self.key_prefix + _key(key))
+            meta = await (await self._aio()).get_metadata(self.key_prefix + _key(key))
         except SessionNotFound:
             return 0
         archived = _archived(meta.labels, meta.message_count)
@@ -913,7 +828,7 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
             _key(key)
             return
         if status is MessageStatus.ACTIVE:
-            await self._stores.aio().append(self.key_prefix + _key(key), *stored)
+            await (await self._aio()).append(self.key_prefix + _key(key), *stored)
             return
 
         def change(items: list[Message], archived: int) -> tuple[list[Message], int, None]:
@@ -956,7 +871,7 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
         """Delete the key's messages of ``status``; None: delete the key."""
         status = _status_or_all(status)
         if status is None:
-            await self._stores.aio().delete(self.key_prefix + _key(key))
+            await (await self._aio()).delete(self.key_prefix + _key(key))
             return
         keep_archived = status is MessageStatus.ACTIVE
 
@@ -970,33 +885,28 @@ class AgentSessionMemoryStore(AsyncDBChatStore):
 
     async def delete_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Delete the ``n`` oldest active messages; what was deleted."""
-        _count(n)
-
-        def change(
-            items: list[Message], archived: int
-        ) -> tuple[list[Message], int, list[ChatMessage]] | None:
-            removed = items[archived : archived + n]
-            if not removed:
-                return None
-            return items[:archived] + items[archived + n :], archived, _chat_messages(removed)
-
-        return await self._edit(key, change, [])
+        return await self._take_oldest(key, n, archive=False)
 
     async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Archive the ``n`` oldest active messages; what was archived."""
+        return await self._take_oldest(key, n, archive=True)
+
+    async def _take_oldest(self, key: str, n: int, *, archive: bool) -> list[ChatMessage]:
         _count(n)
 
         def change(
             items: list[Message], archived: int
         ) -> tuple[list[Message], int, list[ChatMessage]] | None:
-            moved = items[archived : archived + n]
-            if not moved:
+            taken = items[archived : archived + n]
+            if not taken:
                 return None
-            return items, archived + len(moved), _chat_messages(moved)
+            if archive:
+                return items, archived + len(taken), _chat_messages(taken)
+            return items[:archived] + items[archived + n :], archived, _chat_messages(taken)
 
         return await self._edit(key, change, [])
 
     async def get_keys(self) -> list[str]:
         """The keys of the live sessions under ``key_prefix``, sorted."""
-        ids = await self._stores.aio().list_sessions(prefix=self.key_prefix or None)
+        ids = await (await self._aio()).list_sessions(prefix=self.key_prefix or None)
         return _keys(ids, self.key_prefix)

@@ -16,7 +16,6 @@ Needs the extra: ``pip install 'agent-session[openai-agents]'``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 try:
@@ -33,11 +32,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._async.base import AsyncSessionStore
-from .._async.open import open_async_store
 from .._errors import SessionNotFound, VersionConflict
 from .._metadata import SessionMetadata
 from .._model import Conversation, Message
 from .._validation import DEFAULT, TTLArg, check_session_id, resolve_ttl_arg
+from ._stores import AdapterStores, AsyncClosing
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -50,7 +49,7 @@ _SNAPSHOT: Any = getattr(_sdk_session, "_CompactionSnapshot", None)
 _HISTORY_METHODS = ("get_items", "add_items", "pop_item", "clear_session")
 
 
-class AgentSession:
+class AgentSession(AsyncClosing):
     """One conversation of the OpenAI Agents SDK, kept in an agent-session store.
 
     Pass it to ``Runner.run(..., session=...)`` as you would ``SQLiteSession``. Many
@@ -101,11 +100,13 @@ class AgentSession:
             )
         )
         if isinstance(store, AsyncSessionStore):
-            self._store, self._owns_store = store, False
+            self._stores = AdapterStores(async_store=store)
         elif isinstance(store, str):
-            self._store, self._owns_store = open_async_store(store), True
+            self._stores = AdapterStores(url=store)
         else:
             raise TypeError(f"store must be an AsyncSessionStore or a store URL, not {store!r:.80}")
+        # Opened now, for any URL: the SDK's session has no sync methods to share one with.
+        self._store = self._stores.open_async()
 
     @property
     def store(self) -> AsyncSessionStore:
@@ -233,19 +234,7 @@ class AgentSession:
 
     async def aclose(self) -> None:
         """Close the store if this session opened it from a URL; harmless twice."""
-        if self._owns_store:
-            await self._store.aclose()
-
-    async def __aenter__(self) -> AgentSession:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        await self._stores.aclose()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} session_id={self.session_id!r} store={self._store!r}>"
